@@ -1,0 +1,168 @@
+import TOMLKit
+
+/// Reads a capture bundle (format version 1) from a `FileTree` into a `Site`. Never throws:
+/// every problem becomes a diagnostic and the rest is still read.
+public struct SiteLoader: Sendable {
+    public let tree: any FileTree
+    public init(tree: any FileTree) { self.tree = tree }
+
+    public func load() -> Site {
+        var diagnostics: [Diagnostic] = []
+        func collect<T>(_ pair: (T, [Diagnostic])) -> T {
+            diagnostics.append(contentsOf: pair.1)
+            return pair.0
+        }
+        func required(_ path: String, _ what: String) -> String? {
+            guard let text = tree.read(path) else {
+                diagnostics.append(.error(path, nil, "missing: \(what). Capture it again (see the README's capture bundle table)."))
+                return nil
+            }
+            return text
+        }
+
+        let format = readFormat(&diagnostics)
+        let cluster = required("cluster/status.json", "GET /cluster/status").flatMap { collect(CaptureDecoders.clusterStatus($0, file: "cluster/status.json")) }
+        let resources = required("cluster/resources.json", "GET /cluster/resources?type=vm").map { collect(CaptureDecoders.resources($0, file: "cluster/resources.json")) } ?? []
+        let ha = tree.read("cluster/ha-resources.json").map { collect(CaptureDecoders.haResources($0, file: "cluster/ha-resources.json")) } ?? []
+        let rules = tree.read("cluster/ha-rules.json").map { collect(CaptureDecoders.haRules($0, file: "cluster/ha-rules.json")) } ?? []
+        let storages = required("cluster/storage.cfg", "/etc/pve/storage.cfg").map { collect(StorageConfigParser.parse($0, file: "cluster/storage.cfg")) } ?? []
+        let corosync = required("cluster/corosync.conf", "/etc/pve/corosync.conf").map { collect(CorosyncParser.parse($0, file: "cluster/corosync.conf")) }
+        let intent = tree.read("site.toml").map { collect(SiteIntentParser.parse($0, file: "site.toml")) } ?? SiteIntent()
+
+        var nodes: [NodeCapture] = []
+        let names = tree.list("nodes") ?? []
+        if names.isEmpty { diagnostics.append(.error("nodes", nil, "the bundle has no nodes/<node>/ directories")) }
+        for name in names {
+            nodes.append(loadNode(NodeName(name), resources: resources, diagnostics: &diagnostics))
+        }
+        // Guests the cluster places on a captured node but whose config is missing.
+        for resource in resources where names.contains(resource.node.rawValue) {
+            if let node = nodes.firstIndex(where: { $0.name == resource.node }), !nodes[node].guests.contains(where: { $0.vmid == resource.vmid }) {
+                let dir = "nodes/\(resource.node)/\(resource.kind.configDirectory)"
+                diagnostics.append(.info("cluster/resources.json", resource.line,
+                    "\(resource.kind.shortName) \(resource.vmid) is on \(resource.node) but \(dir)/\(resource.vmid).conf is not in the bundle; its blockers cannot be checked"))
+                let guest = collect(Guest.build(config: nil, resource: resource, node: resource.node))
+                nodes[node].guests.append(guest)
+                nodes[node].guests.sort { $0.vmid < $1.vmid }
+            }
+        }
+        return Site(format: format, cluster: cluster, resources: resources, haResources: ha, haRules: rules, storages: storages,
+                    corosync: corosync, nodes: nodes, intent: intent, diagnostics: diagnostics)
+    }
+
+    private func readFormat(_ diagnostics: inout [Diagnostic]) -> Int {
+        guard let text = tree.read("bundle.toml") else {
+            diagnostics.append(.warning("bundle.toml", nil, "missing; assuming capture bundle format 1"))
+            return 1
+        }
+        do {
+            let table = try TOMLTable(string: text)
+            guard let format = table["format"]?.int else {
+                diagnostics.append(.error("bundle.toml", nil, "no 'format = N' line; this pve2nix reads format 1"))
+                return 1
+            }
+            if format != Site.supportedFormat {
+                diagnostics.append(.error("bundle.toml", TOMLLineIndex(text).line(of: "format", inTable: nil),
+                    "capture bundle format \(format) is not supported; this pve2nix reads format \(Site.supportedFormat). Capture again with a matching pve2nix."))
+            }
+            return format
+        } catch let error as TOMLParseError {
+            diagnostics.append(.error("bundle.toml", Int(error.source.begin.line), "not valid TOML: \(error.description)"))
+        } catch {
+            diagnostics.append(.error("bundle.toml", nil, "not valid TOML"))
+        }
+        return 1
+    }
+
+    private func loadNode(_ name: NodeName, resources: [GuestResource], diagnostics: inout [Diagnostic]) -> NodeCapture {
+        let dir = "nodes/\(name)"
+        func collect<T>(_ pair: (T, [Diagnostic])) -> T {
+            diagnostics.append(contentsOf: pair.1)
+            return pair.0
+        }
+        func file(_ leaf: String) -> (path: String, text: String)? {
+            tree.read("\(dir)/\(leaf)").map { ("\(dir)/\(leaf)", $0) }
+        }
+        let status = file("status.json").flatMap { collect(CaptureDecoders.nodeStatus($0.text, file: $0.path)) }
+        var stanzas: [InterfaceStanza] = []
+        var interfaceFiles: [String] = []
+        var interfaces: [NetworkInterface] = []
+        if let (path, text) = file("interfaces") {
+            let tree = self.tree
+            let parser = InterfacesParser(resolveSource: { pattern in SiteLoader.resolve(pattern, nodeDirectory: dir, tree: tree) })
+            let document = parser.parse(text, file: path)
+            diagnostics.append(contentsOf: document.diagnostics)
+            stanzas = document.stanzas
+            interfaceFiles = document.filesRead
+            interfaces = collect(NetworkInterface.build(from: document))
+        }
+        let links = file("ip-link.json").map { collect(CaptureDecoders.ipLinks($0.text, file: $0.path)) } ?? []
+        // What the kernel says is a plain NIC is physical, whatever its name looks like.
+        for i in interfaces.indices where interfaces[i].kind == .other {
+            if let link = links.first(where: { $0.name == interfaces[i].name || $0.altNames.contains(interfaces[i].name) }), link.isPhysical {
+                interfaces[i].kind = .physical
+            }
+        }
+        let addresses = file("ip-addr.json").map { collect(CaptureDecoders.ipAddresses($0.text, file: $0.path)) } ?? []
+        let disks = file("lsblk.json").map { collect(CaptureDecoders.lsblk($0.text, file: $0.path)) } ?? []
+        let diskLinks = file("disk-by-id.txt").map { collect(CaptureDecoders.diskByID($0.text, file: $0.path)) } ?? []
+        let meminfo = file("meminfo").flatMap { collect(MeminfoParser.parse($0.text, file: $0.path)) }
+        var firmware: Firmware? = nil
+        if let (path, text) = file("firmware") {
+            firmware = Firmware(rawValue: text.trimmingWhitespace().lowercased())
+            if firmware == nil { diagnostics.append(.error(path, 1, "expected the word 'uefi' or 'bios', found '\(text.trimmingWhitespace())'")) }
+        }
+        var hostID: String? = nil
+        if let (path, text) = file("hostid") {
+            let value = text.trimmingWhitespace().lowercased()
+            if value.count == 8, value.allSatisfy(\.isHexDigit) { hostID = value }
+            else { diagnostics.append(.error(path, 1, "hostid must be 8 hex digits (the output of 'hostid'), found '\(value)'")) }
+        }
+        var guests: [Guest] = []
+        for kind in [GuestKind.lxc, .qemu] {
+            for entry in tree.list("\(dir)/\(kind.configDirectory)") ?? [] where entry.hasSuffix(".conf") {
+                let path = "\(dir)/\(kind.configDirectory)/\(entry)"
+                guard let vmid = VMID(String(entry.dropLast(5))) else {
+                    diagnostics.append(.warning(path, nil, "file name is not <vmid>.conf; ignored"))
+                    continue
+                }
+                guard let text = tree.read(path) else { continue }
+                let config = GuestConfigParser.parse(text, kind: kind, vmid: vmid, file: path)
+                diagnostics.append(contentsOf: config.diagnostics)
+                let resource = resources.first { $0.vmid == vmid }
+                if let resource, resource.node != name {
+                    diagnostics.append(.warning(path, nil, "the cluster lists \(vmid) on \(resource.node), not \(name); the config is stale or the capture raced a migration"))
+                    continue
+                }
+                if resource == nil {
+                    diagnostics.append(.warning(path, nil, "\(vmid) is not in cluster/resources.json; its run state is unknown"))
+                }
+                guests.append(collect(Guest.build(config: config, resource: resource, node: name)))
+            }
+        }
+        guests.sort { $0.vmid < $1.vmid }
+        return NodeCapture(name: name, status: status, interfaces: interfaces, interfaceStanzas: stanzas, interfaceFiles: interfaceFiles,
+                           links: links, addresses: addresses, disks: disks, diskLinks: diskLinks, meminfo: meminfo,
+                           firmware: firmware, hostID: hostID, guests: guests)
+    }
+
+    /// Maps a `source` pattern on the node (`/etc/network/interfaces.d/*`) into the bundle.
+    static func resolve(_ pattern: String, nodeDirectory: String, tree: any FileTree) -> [(path: String, contents: String)] {
+        var relative = pattern
+        if relative.hasPrefix("/etc/network/") { relative = String(relative.dropFirst("/etc/network/".count)) }
+        else if relative.hasPrefix("/") { relative = String(relative.dropFirst()) }
+        var parts = relative.split(separator: "/").map(String.init)
+        guard let leaf = parts.popLast() else { return [] }
+        let directory = ([nodeDirectory] + parts).joined(separator: "/")
+        let names: [String]
+        if leaf.contains(where: { "*?[".contains($0) }) {
+            names = (tree.list(directory) ?? []).filter { GlobPattern.matches(leaf, $0) }.sorted()
+        } else {
+            names = [leaf]
+        }
+        return names.compactMap { name in
+            let path = "\(directory)/\(name)"
+            return tree.read(path).map { (path, $0) }
+        }
+    }
+}

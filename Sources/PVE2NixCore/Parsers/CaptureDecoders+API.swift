@@ -1,0 +1,130 @@
+extension CaptureDecoders {
+    public static func clusterStatus(_ text: String, file: String) -> (ClusterStatus?, [Diagnostic]) {
+        let (json, parseDiagnostics) = parseJSON(text, file: file)
+        guard let json else { return (nil, parseDiagnostics) }
+        guard let list = unwrapData(json).arrayValue else {
+            return (nil, [.error(file, json.line, "expected the 'data' array of GET /cluster/status")])
+        }
+        var diagnostics: [Diagnostic] = []
+        var status = ClusterStatus(name: nil, quorate: false, nodeCount: nil, version: nil, members: [])
+        var sawCluster = false
+        for entry in list {
+            switch entry["type"]?.stringValue {
+            case "cluster":
+                sawCluster = true
+                status.name = entry["name"]?.stringValue
+                status.quorate = entry["quorate"]?.boolValue ?? false
+                status.nodeCount = entry["nodes"]?.intValue
+                status.version = entry["version"]?.intValue
+            case "node":
+                guard let name = entry["name"]?.stringValue else {
+                    diagnostics.append(.error(file, entry.line, "node entry without 'name'"))
+                    continue
+                }
+                status.members.append(ClusterMember(name: NodeName(name), nodeID: entry["nodeid"]?.intValue, ip: entry["ip"]?.stringValue,
+                                                    online: entry["online"]?.boolValue ?? false, line: entry.line))
+            default:
+                diagnostics.append(.warning(file, entry.line, "entry of unknown type '\(entry["type"]?.stringValue ?? "none")' ignored"))
+            }
+        }
+        if !sawCluster {
+            diagnostics.append(.warning(file, json.line, "no 'type: cluster' entry: a single node outside a cluster? Quorum is assumed lost."))
+        }
+        return (status, parseDiagnostics + diagnostics)
+    }
+
+    public static func resources(_ text: String, file: String) -> ([GuestResource], [Diagnostic]) {
+        let (json, parseDiagnostics) = parseJSON(text, file: file)
+        guard let json else { return ([], parseDiagnostics) }
+        guard let list = unwrapData(json).arrayValue else {
+            return ([], [.error(file, json.line, "expected the 'data' array of GET /cluster/resources?type=vm")])
+        }
+        var diagnostics: [Diagnostic] = []
+        var guests: [GuestResource] = []
+        for entry in list {
+            let type = entry["type"]?.stringValue
+            guard type == "qemu" || type == "lxc" else { continue }
+            guard let vmid = entry["vmid"]?.intValue.map(VMID.init), let node = entry["node"]?.stringValue else {
+                diagnostics.append(.error(file, entry.line, "guest entry without 'vmid' or 'node'"))
+                continue
+            }
+            let lock = entry["lock"]?.stringValue
+            guests.append(GuestResource(
+                vmid: vmid, kind: type == "qemu" ? .qemu : .lxc, name: entry["name"]?.stringValue ?? "\(vmid)",
+                node: NodeName(node), status: entry["status"]?.stringValue ?? "unknown",
+                maxMemoryBytes: entry["maxmem"]?.int64Value ?? 0, maxCPU: entry["maxcpu"]?.doubleValue ?? 0,
+                maxDiskBytes: entry["maxdisk"]?.int64Value ?? 0, template: entry["template"]?.boolValue ?? false,
+                haState: entry["hastate"]?.stringValue, lock: lock?.isEmpty == true ? nil : lock,
+                tags: (entry["tags"]?.stringValue ?? "").split(whereSeparator: { $0 == ";" || $0 == "," || $0 == " " }).map(String.init),
+                line: entry.line))
+        }
+        var seen: [VMID: Int] = [:]
+        for g in guests {
+            if let first = seen[g.vmid] {
+                diagnostics.append(.error(file, g.line, "VMID \(g.vmid) appears twice (first at line \(first)); VMIDs are unique cluster-wide"))
+            }
+            seen[g.vmid] = g.line
+        }
+        return (guests, parseDiagnostics + diagnostics)
+    }
+
+    public static func nodeStatus(_ text: String, file: String) -> (NodeStatus?, [Diagnostic]) {
+        let (json, parseDiagnostics) = parseJSON(text, file: file)
+        guard let json else { return (nil, parseDiagnostics) }
+        let data = unwrapData(json)
+        guard let total = data["memory"]?["total"]?.int64Value, let cpus = data["cpuinfo"]?["cpus"]?.intValue else {
+            return (nil, parseDiagnostics + [.error(file, data.line, "expected GET /nodes/<node>/status with memory.total and cpuinfo.cpus")])
+        }
+        let used = data["memory"]?["used"]?.int64Value ?? (total - (data["memory"]?["free"]?.int64Value ?? 0))
+        return (NodeStatus(memoryTotalBytes: total, memoryUsedBytes: used, cpus: cpus, cpuModel: data["cpuinfo"]?["model"]?.stringValue,
+                           pveVersion: data["pveversion"]?.stringValue, kernelVersion: data["kversion"]?.stringValue), parseDiagnostics)
+    }
+
+    /// `ct:102` / `vm:100` / bare `102`.
+    static func serviceID(_ sid: String) -> (GuestKind?, VMID?) {
+        let parts = sid.split(separator: ":")
+        if parts.count == 2 { return (parts[0] == "ct" ? .lxc : parts[0] == "vm" ? .qemu : nil, VMID(String(parts[1]))) }
+        return (nil, VMID(sid))
+    }
+
+    public static func haResources(_ text: String, file: String) -> ([HAResource], [Diagnostic]) {
+        let (json, parseDiagnostics) = parseJSON(text, file: file)
+        guard let json else { return ([], parseDiagnostics) }
+        guard let list = unwrapData(json).arrayValue else {
+            return ([], [.error(file, json.line, "expected the 'data' array of GET /cluster/ha/resources")])
+        }
+        var diagnostics: [Diagnostic] = []
+        let resources: [HAResource] = list.compactMap { entry in
+            guard let sid = entry["sid"]?.stringValue, case let (kind?, vmid?) = serviceID(sid) else {
+                diagnostics.append(.error(file, entry.line, "HA resource without a 'sid' like 'ct:102' or 'vm:100'"))
+                return nil
+            }
+            return HAResource(vmid: vmid, kind: kind, state: entry["state"]?.stringValue ?? "started",
+                              group: entry["group"]?.stringValue, line: entry.line)
+        }
+        return (resources, parseDiagnostics + diagnostics)
+    }
+
+    public static func haRules(_ text: String, file: String) -> ([HANodeAffinityRule], [Diagnostic]) {
+        let (json, parseDiagnostics) = parseJSON(text, file: file)
+        guard let json else { return ([], parseDiagnostics) }
+        guard let list = unwrapData(json).arrayValue else {
+            return ([], [.error(file, json.line, "expected the 'data' array of GET /cluster/ha/rules")])
+        }
+        var diagnostics: [Diagnostic] = []
+        var rules: [HANodeAffinityRule] = []
+        for entry in list where entry["type"]?.stringValue == "node-affinity" {
+            if entry["disable"]?.boolValue == true { continue }
+            let vmids = (entry["resources"]?.stringValue ?? "").split(separator: ",").compactMap { serviceID($0.trimmingWhitespace()).1 }
+            // `node[:priority]` entries.
+            let nodes = (entry["nodes"]?.stringValue ?? "").split(separator: ",").map { NodeName(String($0.split(separator: ":")[0]).trimmingWhitespace()) }
+            if vmids.isEmpty || nodes.isEmpty {
+                diagnostics.append(.warning(file, entry.line, "node-affinity rule without resources or nodes ignored"))
+                continue
+            }
+            rules.append(HANodeAffinityRule(rule: entry["rule"]?.stringValue ?? "?", vmids: vmids, nodes: nodes,
+                                            strict: entry["strict"]?.boolValue ?? false, line: entry.line))
+        }
+        return (rules, parseDiagnostics + diagnostics)
+    }
+}

@@ -1,0 +1,151 @@
+import TOMLKit
+
+/// Reads `site.toml`. Unknown keys are reported, not ignored: a typo must not silently change a plan.
+public enum SiteIntentParser {
+    public static func parse(_ text: String, file: String) -> (SiteIntent, [Diagnostic]) {
+        var intent = SiteIntent()
+        var diagnostics: [Diagnostic] = []
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            return (intent, [.error(file, Int(error.source.begin.line), "not valid TOML: \(error.description)")])
+        } catch {
+            return (intent, [.error(file, nil, "not valid TOML: \(error)")])
+        }
+        let lines = TOMLLineIndex(text)
+        func report(_ table: String?, _ key: String, _ message: String) {
+            diagnostics.append(.error(file, lines.line(of: key, inTable: table), message))
+        }
+        func checkKeys(_ t: TOMLTable, _ name: String?, _ allowed: Set<String>) {
+            for key in t.keys where !allowed.contains(key) {
+                report(name, key, "unknown key '\(key)'\(name.map { " in [\($0)]" } ?? ""); allowed: \(allowed.sorted().joined(separator: ", "))")
+            }
+        }
+        checkKeys(table, nil, ["format", "name", "network", "install", "placement", "nodes", "guests", "probes"])
+        if let format = table["format"]?.int, format != 1 {
+            report(nil, "format", "site.toml format \(format) is not supported; this pve2nix reads format 1")
+        }
+        intent.name = table["name"]?.string
+        if let net = table["network"]?.table {
+            checkKeys(net, "network", ["management_vlan", "service_vlan"])
+            intent.managementVLAN = net["management_vlan"]?.int
+            intent.serviceVLAN = net["service_vlan"]?.int
+            for key in ["management_vlan", "service_vlan"] {
+                if let v = net[key]?.int, !(1...4094).contains(v) { report("network", key, "\(key) = \(v) is not a VLAN id 1-4094") }
+            }
+        }
+        if let install = table["install"]?.table {
+            checkKeys(install, "install", ["out_of_band_console", "converted_nodes", "tool"])
+            intent.outOfBandConsole = install["out_of_band_console"]?.bool ?? false
+            intent.convertedNodes = (install["converted_nodes"]?.array ?? TOMLArray()).compactMap { $0.string }.map { NodeName($0) }
+            if let tool = install["tool"]?.string {
+                if let t = InstallTool(rawValue: tool) { intent.installTool = t } else { report("install", "tool", "tool = \"\(tool)\" must be \"nixos-anywhere\" or \"clan\"") }
+            }
+        }
+        if let placement = table["placement"]?.table {
+            checkKeys(placement, "placement", ["memory_headroom_percent", "vcpu_overcommit"])
+            if let h = placement["memory_headroom_percent"]?.int {
+                if (0...90).contains(h) { intent.memoryHeadroomPercent = h } else { report("placement", "memory_headroom_percent", "memory_headroom_percent must be 0-90") }
+            }
+            if let r = placement["vcpu_overcommit"]?.double ?? placement["vcpu_overcommit"]?.int.map(Double.init) {
+                if r >= 1 { intent.vcpuOvercommit = r } else { report("placement", "vcpu_overcommit", "vcpu_overcommit must be at least 1.0") }
+            }
+        }
+        if let nodes = table["nodes"]?.table {
+            for key in nodes.keys {
+                guard let t = nodes[key]?.table else { report("nodes", key, "[nodes.\(key)] must be a table"); continue }
+                let name = "nodes.\(key)"
+                checkKeys(t, name, ["install_disk", "install_path"])
+                var n = NodeIntent(installDisk: t["install_disk"]?.string, installPath: nil, line: lines.tableLine(name))
+                if let d = n.installDisk, !d.hasPrefix("/dev/disk/by-id/") {
+                    report(name, "install_disk", "install_disk must be a /dev/disk/by-id/ path (kernel names like /dev/sda change between boots)")
+                    n.installDisk = nil
+                }
+                if let p = t["install_path"]?.string {
+                    if let path = InstallPath(rawValue: p) { n.installPath = path } else { report(name, "install_path", "install_path must be \"A\", \"B\" or \"C\"") }
+                }
+                intent.nodes[NodeName(key)] = n
+            }
+        }
+        if let guests = table["guests"]?.table {
+            for key in guests.keys {
+                let name = "guests.\(key)"
+                guard let vmid = VMID(key) else { report("guests", key, "[guests.\(key)]: '\(key)' is not a VMID"); continue }
+                guard let t = guests[key]?.table else { report("guests", key, "[guests.\(key)] must be a table"); continue }
+                checkKeys(t, name, ["rehome", "target"])
+                var g = GuestIntent(rehome: nil, target: t["target"]?.string.map { NodeName($0) }, line: lines.tableLine(name))
+                if let r = t["rehome"]?.string {
+                    if let value = Rehoming(rawValue: r) { g.rehome = value } else { report(name, "rehome", "rehome = \"\(r)\" must be nspawn, incus or stay") }
+                }
+                intent.guests[vmid] = g
+            }
+        }
+        for (index, item) in (table["probes"]?.array ?? TOMLArray()).enumerated() {
+            let line = lines.arrayTableLine("probes", index: index)
+            guard let t = item.table else { diagnostics.append(.error(file, line, "each [[probes]] entry must be a table")); continue }
+            for key in t.keys where !["type", "guest", "address", "url", "host"].contains(key) {
+                diagnostics.append(.error(file, line, "unknown key '\(key)' in [[probes]]; allowed: address, guest, host, type, url"))
+            }
+            let type = t["type"]?.string ?? ""
+            let guest = t["guest"]?.int.flatMap { VMID(String($0)) }
+            switch type {
+            case "tcp":
+                guard let a = t["address"]?.string, a.contains(":") else {
+                    diagnostics.append(.error(file, line, "tcp probe needs address = \"host:port\"")); continue
+                }
+                intent.probes.append(HealthProbe(kind: .tcp, guest: guest, target: a, line: line))
+            case "http":
+                guard let u = t["url"]?.string, u.hasPrefix("http://") || u.hasPrefix("https://") else {
+                    diagnostics.append(.error(file, line, "http probe needs url = \"http(s)://...\"")); continue
+                }
+                intent.probes.append(HealthProbe(kind: .http, guest: guest, target: u, line: line))
+            case "traefik-route":
+                guard let h = t["host"]?.string else { diagnostics.append(.error(file, line, "traefik-route probe needs host = \"name\"")); continue }
+                intent.probes.append(HealthProbe(kind: .traefikRoute, guest: guest, target: h, line: line))
+            default:
+                diagnostics.append(.error(file, line, "probe type \"\(type)\" must be tcp, http or traefik-route"))
+            }
+        }
+        return (intent, diagnostics)
+    }
+}
+
+/// Finds the line of a key inside a table of a TOML text, for diagnostics (TOMLKit keeps no positions).
+struct TOMLLineIndex {
+    let lines: [String]
+    init(_ text: String) { lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.trimmingWhitespace() } }
+
+    private func header(_ line: String) -> String? {
+        guard line.hasPrefix("[") else { return nil }
+        let inner = line.trimmingCharacters(in: "[]")
+        return inner.replacingOccurrences(of: "\"", with: "").trimmingWhitespace()
+    }
+
+    func tableLine(_ table: String) -> Int? {
+        lines.firstIndex { header($0) == table }.map { $0 + 1 }
+    }
+
+    func arrayTableLine(_ table: String, index: Int) -> Int? {
+        let hits = lines.indices.filter { lines[$0].hasPrefix("[[") && header(lines[$0]) == table }
+        return index < hits.count ? hits[index] + 1 : nil
+    }
+
+    func line(of key: String, inTable table: String?) -> Int? {
+        var current: String? = nil
+        for (i, line) in lines.enumerated() {
+            if let h = header(line) { current = h; if h == table.map({ "\($0).\(key)" }) { return i + 1 }; continue }
+            if current == table, line.hasPrefix(key), line.dropFirst(key.count).trimmingWhitespace().hasPrefix("=") { return i + 1 }
+        }
+        return table.flatMap(tableLine)
+    }
+}
+
+extension String {
+    func trimmingCharacters(in set: String) -> String {
+        var s = Substring(self)
+        while let f = s.first, set.contains(f) { s.removeFirst() }
+        while let l = s.last, set.contains(l) { s.removeLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,201 @@
+import Foundation
+
+/// Chooses the install disk and lists everything installing there destroys. disko wipes whole
+/// ZFS pools and LVM volume groups with a member on a listed disk, so groups spanning other disks
+/// are a hard error.
+struct DiskPlanner {
+    static let minimumBytes: Int64 = 32 * ByteFormat.gibibyte
+
+    let site: Site
+    let capture: NodeCapture
+
+    private var dir: String { "nodes/\(capture.name)" }
+
+    func plan(diagnostics: inout [Diagnostic]) -> DiskPlan? {
+        let disks = capture.disks.filter(\.isWholeDisk)
+        guard !disks.isEmpty else {
+            diagnostics.append(.error("\(dir)/lsblk.json", nil, "no disks captured: run 'lsblk -J -b -O > lsblk.json' on the node"))
+            return nil
+        }
+        guard let (disk, reason) = chooseTarget(disks, diagnostics: &diagnostics) else { return nil }
+        let links = capture.diskLinks.filter { $0.target == disk.kernelName }
+        guard let link = preferredLink(links, serial: disk.serial) else {
+            diagnostics.append(.error("\(dir)/disk-by-id.txt", nil,
+                "no /dev/disk/by-id link points to \(disk.kernelName): the install disk must be named by id, never by kernel name. Capture 'ls -l /dev/disk/by-id' again."))
+            return nil
+        }
+        if let serial = disk.serial, !link.name.contains(serial) {
+            diagnostics.append(.warning("\(dir)/disk-by-id.txt", link.line, "\(link.name) does not contain the serial \(serial) that lsblk reports for \(disk.kernelName); check the capture"))
+        }
+        if disk.sizeBytes < Self.minimumBytes {
+            diagnostics.append(.error("\(dir)/lsblk.json", disk.line, "\(disk.kernelName) has \(ByteFormat.string(disk.sizeBytes)); NixOS with containers needs at least \(ByteFormat.string(Self.minimumBytes))"))
+        }
+        let (destroys, untouched) = effects(of: disk, among: disks, diagnostics: &diagnostics)
+        return DiskPlan(byId: link.byID, kernelName: disk.kernelName, model: disk.model, serial: disk.serial, wwn: disk.wwn,
+                        sizeBytes: disk.sizeBytes, transport: disk.transport, reason: reason, destroys: destroys, untouched: untouched,
+                        otherByIdLinks: links.map(\.name).filter { $0 != link.name }.sorted())
+    }
+
+    private func chooseTarget(_ disks: [BlockDevice], diagnostics: inout [Diagnostic]) -> (BlockDevice, String)? {
+        if let wanted = site.intent.nodes[capture.name]?.installDisk {
+            let name = DiskByID(path: wanted).linkName
+            guard let link = capture.diskLinks.first(where: { $0.name == name }), let disk = disks.first(where: { $0.kernelName == link.target }) else {
+                diagnostics.append(.error("site.toml", site.intent.nodes[capture.name]?.line, "install_disk \(wanted) is not among the node's disks in disk-by-id.txt"))
+                return nil
+            }
+            guard !disk.isRemovableOrUSB else {
+                diagnostics.append(.error("site.toml", site.intent.nodes[capture.name]?.line, "install_disk \(wanted) is removable or USB-attached; pve2nix never installs there"))
+                return nil
+            }
+            return (disk, "chosen in site.toml")
+        }
+        let fixed = disks.filter { !$0.isRemovableOrUSB }
+        if let root = fixed.first(where: { d in ([d] + d.allDescendants).contains { $0.mountpoints.contains("/") } }) {
+            return (root, "holds the running Proxmox system (/)")
+        }
+        if fixed.count == 1 { return (fixed[0], "the only fixed disk") }
+        diagnostics.append(.error("\(dir)/lsblk.json", nil,
+            "cannot tell which disk to install on: none holds '/', and there are \(fixed.count) fixed disks. Set [nodes.\(capture.name)] install_disk = \"/dev/disk/by-id/...\" in site.toml."))
+        return nil
+    }
+
+    /// The most descriptive stable link: model+serial names before WWN and EUI names, never partitions.
+    private func preferredLink(_ links: [DiskIDLink], serial: String?) -> DiskIDLink? {
+        func rank(_ l: DiskIDLink) -> Int {
+            let n = l.name
+            if n.range(of: "-part[0-9]+$", options: .regularExpression) != nil { return 99 }
+            var r: Int
+            if n.hasPrefix("nvme-eui.") || n.hasPrefix("nvme-nvme.") { r = 6 }
+            else if n.hasPrefix("nvme-") || n.hasPrefix("ata-") || n.hasPrefix("scsi-SATA_") { r = 0 }
+            else if n.hasPrefix("scsi-") || n.hasPrefix("virtio-") { r = 2 }
+            else if n.hasPrefix("wwn-") { r = 4 }
+            else if n.hasPrefix("usb-") || n.hasPrefix("dm-") || n.hasPrefix("lvm-") || n.hasPrefix("md-") { return 99 }
+            else { r = 5 }
+            if let serial, n.contains(serial) { r -= 0 } else { r += 1 }
+            return r
+        }
+        return links.filter { rank($0) < 99 }.min { (rank($0), $0.name) < (rank($1), $1.name) }
+    }
+
+    private func effects(of disk: BlockDevice, among disks: [BlockDevice], diagnostics: inout [Diagnostic]) -> ([DiskEffect], [DiskEffect]) {
+        var destroys: [DiskEffect] = []
+        let descendants = disk.allDescendants
+        let table = disk.children.isEmpty ? "no partitions" : "\(disk.children.count) partitions"
+        destroys.append(DiskEffect(kind: .partitionTable, name: disk.kernelName, detail: "the partition table (\(table)) is replaced by disko's GPT", members: [disk.kernelName], line: disk.line))
+        for part in disk.children where part.type == "part" {
+            var what = [part.fstype, part.label.map { "label \($0)" }, part.partitionTypeName].compactMap { $0 }
+            if !part.mountpoints.isEmpty { what.append("mounted at \(part.mountpoints.joined(separator: ", "))") }
+            destroys.append(DiskEffect(kind: .partition, name: part.kernelName, detail: "\(ByteFormat.string(part.sizeBytes))\(what.isEmpty ? "" : ", " + what.joined(separator: ", "))", members: [part.kernelName], line: part.line))
+        }
+        // Every group (VG, zpool, md array) with a member on this disk goes entirely.
+        let groups = StorageGroup.all(in: disks)
+        for group in groups where group.memberDisks.contains(disk.kernelName) {
+            let others = group.memberDisks.subtracting([disk.kernelName]).sorted()
+            var detail = group.summary
+            if !others.isEmpty {
+                detail += "; ALSO on \(others.joined(separator: ", "))"
+                let tool = group.kind == .volumeGroup ? "vgremove -f" : group.kind == .zfsPool ? "zpool destroy -f" : "mdadm --stop"
+                diagnostics.append(.error("\(dir)/lsblk.json", group.line,
+                    "installing on \(disk.kernelName) destroys \(group.kind.rawValue) '\(group.name)', which also has members on \(others.joined(separator: ", ")): disko runs '\(tool)' on the whole group. Remove \(disk.kernelName) from the group first (vgreduce / zpool detach / mdadm --remove) or choose another disk."))
+            }
+            destroys.append(DiskEffect(kind: group.kind, name: group.name, detail: detail, members: group.members, line: group.line))
+            for lv in group.volumes { destroys.append(DiskEffect(kind: .logicalVolume, name: lv, detail: "in \(group.name)", members: [], line: nil)) }
+        }
+        // Proxmox storages that live on this disk disappear with it.
+        for storage in site.storages where storage.isAvailable(on: capture.name) && !storage.shared {
+            let onDisk: Bool
+            switch storage.type {
+            case "lvmthin", "lvm": onDisk = groups.contains { $0.kind == .volumeGroup && $0.name == storage.properties["vgname"] && $0.memberDisks.contains(disk.kernelName) }
+            case "zfspool": onDisk = groups.contains { $0.kind == .zfsPool && $0.name == storage.properties["pool"]?.split(separator: "/").first.map(String.init) && $0.memberDisks.contains(disk.kernelName) }
+            case "dir": onDisk = storage.properties["path"].map { p in descendants.contains { d in d.mountpoints.contains { p == $0 || p.hasPrefix($0 == "/" ? "/" : $0 + "/") } } } ?? false
+            default: onDisk = false
+            }
+            if onDisk {
+                destroys.append(DiskEffect(kind: .storage, name: storage.id, detail: "Proxmox storage '\(storage.id)' (\(storage.type)) on this node, with anything the drain left on it", members: [], line: storage.line))
+            }
+        }
+        var untouched: [DiskEffect] = []
+        for other in disks where other.kernelName != disk.kernelName {
+            var what: [String] = [[other.model, other.transport.map { $0.uppercased() }].compactMap { $0 }.joined(separator: ", "), ByteFormat.string(other.sizeBytes)]
+            if other.isRemovableOrUSB { what.append("removable/USB: never an install target") }
+            for group in groups where group.memberDisks.contains(other.kernelName) && !group.memberDisks.contains(disk.kernelName) {
+                what.append("\(group.kind.rawValue) \(group.name)")
+            }
+            untouched.append(DiskEffect(kind: .disk, name: other.kernelName, detail: what.filter { !$0.isEmpty }.joined(separator: "; "), members: [other.kernelName], line: other.line))
+        }
+        return (destroys, untouched)
+    }
+}
+
+/// A volume group, ZFS pool or md array, assembled from lsblk's tree.
+struct StorageGroup {
+    var kind: DiskEffect.Kind
+    var name: String
+    var members: [String]
+    var memberDisks: Set<String>
+    var volumes: [String]
+    var line: Int?
+
+    var summary: String {
+        switch kind {
+        case .volumeGroup: return "LVM volume group with PVs \(members.joined(separator: ", "))\(volumes.isEmpty ? "" : " and LVs \(volumes.joined(separator: ", "))")"
+        case .zfsPool: return "ZFS pool with members \(members.joined(separator: ", "))"
+        default: return "array with members \(members.joined(separator: ", "))"
+        }
+    }
+
+    static func all(in disks: [BlockDevice]) -> [StorageGroup] {
+        var groups: [String: StorageGroup] = [:]
+        func add(_ kind: DiskEffect.Kind, _ name: String, member: BlockDevice, disk: String, volumes: [String]) {
+            let key = "\(kind.rawValue)/\(name)"
+            var g = groups[key] ?? StorageGroup(kind: kind, name: name, members: [], memberDisks: [], volumes: [], line: member.line)
+            if !g.members.contains(member.kernelName) { g.members.append(member.kernelName) }
+            g.memberDisks.insert(disk)
+            for v in volumes where !g.volumes.contains(v) { g.volumes.append(v) }
+            groups[key] = g
+        }
+        for disk in disks {
+            for device in [disk] + disk.allDescendants {
+                switch device.fstype {
+                case "LVM2_member":
+                    // LV device-mapper names are VG-LV with dashes inside names doubled.
+                    for lv in device.allDescendants where lv.type == "lvm" {
+                        let (vg, name) = splitDeviceMapperName(lv.name)
+                        let isInternal = name.hasSuffix("_tmeta") || name.hasSuffix("_tdata") || name.hasSuffix("-tpool")
+                        add(.volumeGroup, vg, member: device, disk: disk.kernelName, volumes: isInternal ? [] : [name])
+                    }
+                    if device.children.isEmpty, let label = device.label { add(.volumeGroup, label, member: device, disk: disk.kernelName, volumes: []) }
+                case "zfs_member":
+                    add(.zfsPool, device.label ?? "unnamed pool", member: device, disk: disk.kernelName, volumes: [])
+                case "linux_raid_member":
+                    let md = device.children.first { $0.type.hasPrefix("raid") }?.name ?? device.label ?? "md"
+                    add(.mdArray, md, member: device, disk: disk.kernelName, volumes: [])
+                default:
+                    break
+                }
+            }
+        }
+        return groups.values.sorted { ($0.kind.rawValue, $0.name) < ($1.kind.rawValue, $1.name) }
+    }
+
+    static func splitDeviceMapperName(_ dm: String) -> (String, String) {
+        let chars = Array(dm)
+        var i = 0
+        while i < chars.count {
+            if chars[i] == "-" {
+                if i + 1 < chars.count, chars[i + 1] == "-" { i += 2; continue }
+                let vg = String(chars[..<i]).replacingOccurrences(of: "--", with: "-")
+                let lv = String(chars[(i + 1)...]).replacingOccurrences(of: "--", with: "-")
+                return (vg, lv)
+            }
+            i += 1
+        }
+        return (dm, "")
+    }
+}
+
+extension DiskByID {
+    init(path: String) {
+        self.init(linkName: path.hasPrefix("/dev/disk/by-id/") ? String(path.dropFirst("/dev/disk/by-id/".count)) : path)
+    }
+}

@@ -1,0 +1,121 @@
+/// Plans the drain: a method for every guest on the node and a peer for every guest that can move,
+/// within each peer's memory (less headroom) and vCPU limits, spread over all peers.
+struct DrainPlanner {
+    let site: Site
+    let node: NodeName
+
+    func plan(diagnostics: inout [Diagnostic]) -> DrainPlan {
+        let intent = site.intent
+        let guests = site.node(node)?.guests ?? []
+        var peers = peerCapacities(diagnostics: &diagnostics)
+        let backup = backupStorage(peers: peers.map(\.node))
+
+        // Big running guests first, so they get the room; templates last.
+        let order = guests.sorted { a, b in
+            func rank(_ g: Guest) -> Int { g.template ? 2 : g.isRunning ? 0 : 1 }
+            if rank(a) != rank(b) { return rank(a) < rank(b) }
+            if a.memoryBytes != b.memoryBytes { return a.memoryBytes > b.memoryBytes }
+            return a.vmid < b.vmid
+        }
+        var moves: [VMID: DrainMove] = [:]
+        for guest in order {
+            var analysis = guest.analyseDrain(site: site)
+            if analysis.method == .backupRestore && backup == nil {
+                analysis.blockers.append(Blocker(kind: .storageMissing, severity: .blocks,
+                    message: "backup and restore needs a shared storage with 'backup' content on every peer; storage.cfg has none", file: "cluster/storage.cfg", line: nil))
+                analysis.method = .none
+                analysis.reason = "cannot move: no shared backup storage for backup-restore"
+            }
+            var target: NodeName? = nil
+            var targetStorage: String? = nil
+            if analysis.method.movesGuest {
+                let demand = guest.template ? 0 : guest.memoryBytes
+                let pinned = intent.guests[guest.vmid]?.target
+                var rejections: [String] = []
+                var best: (index: Int, score: Double)? = nil
+                for (i, peer) in peers.enumerated() {
+                    if let pinned, pinned != peer.node { continue }
+                    if let allowed = analysis.allowedNodes, !allowed.contains(peer.node) { rejections.append("\(peer.node): HA rule"); continue }
+                    if !peer.online { rejections.append("\(peer.node): offline"); continue }
+                    let missing = analysis.requiredStorages.filter { !(site.storage($0)?.isAvailable(on: peer.node) ?? false) }.sorted()
+                    if !missing.isEmpty && substituteStorage(for: guest.kind, on: peer.node) == nil {
+                        rejections.append("\(peer.node): storage \(missing.joined(separator: ", ")) missing and no local storage for \(guest.kind == .qemu ? "images" : "rootdir")")
+                        continue
+                    }
+                    if guest.vcpus > peer.cpus { rejections.append("\(peer.node): \(guest.vcpus) vCPUs > \(peer.cpus) CPUs"); continue }
+                    if !guest.template && peer.vcpusAfter + guest.vcpus > peer.vcpuLimit { rejections.append("\(peer.node): vCPU limit \(peer.vcpuLimit)"); continue }
+                    let after = peer.memoryCommittedAfterBytes + demand
+                    if after > peer.memoryUsableBytes {
+                        rejections.append("\(peer.node): \(ByteFormat.string(max(0, peer.memoryUsableBytes - peer.memoryCommittedAfterBytes))) free of \(ByteFormat.string(demand)) needed")
+                        continue
+                    }
+                    let score = Double(after) / Double(max(peer.memoryUsableBytes, 1))
+                    if best == nil || score < best!.score - 1e-9 { best = (i, score) }
+                }
+                if let best {
+                    target = peers[best.index].node
+                    let missing = analysis.requiredStorages.filter { !(site.storage($0)?.isAvailable(on: target!) ?? false) }.sorted()
+                    if !missing.isEmpty, let substitute = substituteStorage(for: guest.kind, on: target!) {
+                        targetStorage = substitute
+                        analysis.blockers.append(Blocker(kind: .storageMissing, severity: .note,
+                            message: "storage \(missing.joined(separator: ", ")) does not exist on \(target!); its volumes go to '\(substitute)' there (\(guest.kind == .qemu ? "targetstorage" : "target-storage"))",
+                            file: "cluster/storage.cfg", line: missing.compactMap { site.storage($0)?.line }.first))
+                    }
+                    if !guest.template {
+                        peers[best.index].memoryCommittedAfterBytes += demand
+                        peers[best.index].vcpusAfter += guest.vcpus
+                    }
+                    peers[best.index].guestsReceived.append(guest.vmid)
+                } else {
+                    let why = pinned.map { "pinned to \($0) by site.toml; " } ?? ""
+                    analysis.blockers.append(Blocker(kind: .capacity, severity: .blocks,
+                        message: "no peer can take it: \(why)\(rejections.isEmpty ? "no peers" : rejections.joined(separator: "; "))", file: nil, line: nil))
+                    analysis.method = .none
+                    analysis.reason = "cannot move: no peer has room or the storage it needs"
+                }
+            }
+            moves[guest.vmid] = DrainMove(
+                vmid: guest.vmid, kind: guest.kind, name: guest.name, status: guest.status, template: guest.template,
+                from: node, to: target, method: analysis.method, reason: analysis.reason,
+                downtime: guest.downtime(for: analysis.method, localDisks: analysis.withLocalDisks || analysis.method == .backupRestore),
+                haManaged: site.haResources.contains { $0.vmid == guest.vmid },
+                withLocalDisks: analysis.withLocalDisks && analysis.method != .backupRestore, targetStorage: targetStorage,
+                memoryBytes: guest.memoryBytes, vcpus: guest.vcpus, blockers: analysis.blockers)
+        }
+        return DrainPlan(moves: guests.compactMap { moves[$0.vmid] }, peers: peers,
+                         memoryHeadroomPercent: intent.memoryHeadroomPercent, backupStorage: backup)
+    }
+
+    private func peerCapacities(diagnostics: inout [Diagnostic]) -> [PeerCapacity] {
+        let headroom = Double(site.intent.memoryHeadroomPercent) / 100
+        return site.memberNames.filter { $0 != node }.map { peer in
+            let status = site.node(peer)?.status
+            if status == nil {
+                diagnostics.append(.warning("nodes/\(peer)/status.json", nil, "missing: without the peer's GET /nodes/\(peer)/status, nothing is placed on \(peer)"))
+            }
+            let running = site.resources.filter { $0.node == peer && $0.isRunning && !$0.template }
+            let total = status?.memoryTotalBytes ?? 0
+            // Committed is what runs there at most: the larger of measured use and the guests' maximum memory.
+            let committed = max(status?.memoryUsedBytes ?? 0, running.reduce(0) { $0 + $1.maxMemoryBytes })
+            let vcpus = running.reduce(0) { $0 + Int($1.maxCPU.rounded(.up)) }
+            let cpus = status?.cpus ?? 0
+            return PeerCapacity(node: peer, online: site.isOnline(peer) && status != nil, memoryTotalBytes: total,
+                                memoryUsableBytes: Int64(Double(total) * (1 - headroom)),
+                                memoryCommittedBeforeBytes: committed, memoryCommittedAfterBytes: committed,
+                                cpus: cpus, vcpusBefore: vcpus, vcpusAfter: vcpus,
+                                vcpuLimit: Int(Double(cpus) * site.intent.vcpuOvercommit), guestsReceived: [])
+        }
+    }
+
+    /// A node-local storage on `node` that can hold this kind's volumes, for `targetstorage`.
+    private func substituteStorage(for kind: GuestKind, on node: NodeName) -> String? {
+        let content = kind == .qemu ? "images" : "rootdir"
+        return site.storages.filter { !$0.shared && $0.isAvailable(on: node) && $0.contents.contains(content) }
+            .map(\.id).sorted().first
+    }
+
+    /// A shared storage holding backups that every peer reaches.
+    private func backupStorage(peers: [NodeName]) -> String? {
+        site.storages.filter { $0.shared && $0.contents.contains("backup") && peers.allSatisfy($0.isAvailable) }.map(\.id).sorted().first
+    }
+}

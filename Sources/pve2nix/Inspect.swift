@@ -1,0 +1,33 @@
+import ArgumentParser
+import PVE2NixCore
+import PVE2NixViews
+
+extension PVE2Nix {
+    struct Inspect: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show what was parsed from a capture bundle, node by node.",
+            discussion: """
+            Examples:
+              pve2nix inspect --site Examples/villa
+              pve2nix inspect --site Examples/villa --node villa-pve-01 --json
+            """
+        )
+
+        @OptionGroup var options: SiteOptions
+
+        @Option(name: .long, help: ArgumentHelp("Show only this node.", valueName: "node"))
+        var node: String?
+
+        func run() throws {
+            var site = try BundleReading.load(options.site)
+            if let node {
+                guard site.node(NodeName(node)) != nil else {
+                    throw ValidationError("the bundle has no node '\(node)'; captured nodes: \(site.nodes.map(\.name.rawValue).joined(separator: ", "))")
+                }
+                site.nodes = site.nodes.filter { $0.name.rawValue == node }
+            }
+            print(options.json ? try JSONOutput.encode(site) : InspectTextView(site: site).render(), terminator: options.json ? "\n" : "")
+            if site.diagnostics.hasErrors { throw ExitCode(1) }
+        }
+    }
+}

@@ -1,0 +1,30 @@
+import ArgumentParser
+
+@main
+struct PVE2Nix: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pve2nix",
+        abstract: "Convert a Proxmox VE cluster node into a NixOS service host, one node at a time.",
+        discussion: """
+        pve2nix reads a capture bundle (a directory of files and command outputs from the cluster)
+        and plans the conversion of one node: drain, disk, network, guests, install path, checks.
+        Nothing here touches a machine.
+
+        Examples:
+          pve2nix plan villa-pve-01 --site Examples/villa
+          pve2nix plan villa-pve-01 --site Examples/villa --json > plan.json
+          pve2nix inspect --site Examples/villa --node villa-pve-01
+        """,
+        version: "0.1.0",
+        subcommands: [Plan.self, Inspect.self]
+    )
+}
+
+/// Options every command that reads a capture bundle shares.
+struct SiteOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The capture bundle directory.", valueName: "dir"))
+    var site: String
+
+    @Flag(name: .long, help: "Print JSON instead of text.")
+    var json = false
+}
