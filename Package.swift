@@ -9,11 +9,10 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // Pure values and logic: model, parsers, planners. No I/O.
-        .target(name: "PVE2NixCore", dependencies: ["TOMLKit"]),
+        .target(name: "PVE2NixCore"),
         // Human-readable renderings of plans and sites (JSON comes from Codable).
         .target(name: "PVE2NixViews", dependencies: ["PVE2NixCore"]),
         // Live implementations of the effect seams (file system today).

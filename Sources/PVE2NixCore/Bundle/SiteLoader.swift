@@ -1,5 +1,3 @@
-import TOMLKit
-
 /// Reads a capture bundle (format version 1) from a `FileTree` into a `Site`. Never throws:
 /// every problem becomes a diagnostic and the rest is still read.
 public struct SiteLoader: Sendable {
@@ -56,7 +54,7 @@ public struct SiteLoader: Sendable {
             return 1
         }
         do {
-            let table = try TOMLTable(string: text)
+            let table = try TOMLReader.parse(text)
             guard let format = table["format"]?.int else {
                 diagnostics.append(.error("bundle.toml", nil, "no 'format = N' line; this pve2nix reads format 1"))
                 return 1
@@ -66,10 +64,8 @@ public struct SiteLoader: Sendable {
                     "capture bundle format \(format) is not supported; this pve2nix reads format \(Site.supportedFormat). Capture again with a matching pve2nix."))
             }
             return format
-        } catch let error as TOMLParseError {
-            diagnostics.append(.error("bundle.toml", Int(error.source.begin.line), "not valid TOML: \(error.description)"))
         } catch {
-            diagnostics.append(.error("bundle.toml", nil, "not valid TOML"))
+            diagnostics.append(.error("bundle.toml", error.line, "not valid TOML: \(error.message)"))
         }
         return 1
     }
@@ -164,5 +160,12 @@ public struct SiteLoader: Sendable {
             let path = "\(directory)/\(name)"
             return tree.read(path).map { (path, $0) }
         }
+    }
+}
+
+extension SiteLoader {
+    /// `resolve` for tests that exercise `source` lines against an in-memory tree.
+    public static func resolveForTests(_ pattern: String, node: String, tree: any FileTree) -> [(path: String, contents: String)] {
+        resolve(pattern, nodeDirectory: node, tree: tree)
     }
 }

@@ -59,6 +59,10 @@ public struct BondSettings: Sendable, Hashable, Codable {
 public struct VLANSettings: Sendable, Hashable, Codable {
     public var id: Int
     public var rawDevice: String
+    public init(id: Int, rawDevice: String) {
+        self.id = id
+        self.rawDevice = rawDevice
+    }
 }
 
 /// A set of VLAN ids kept as sorted ranges, e.g. `2-4094` or `10 20 40`.

@@ -1,5 +1,3 @@
-import TOMLKit
-
 /// Reads `site.toml`. Unknown keys are reported, not ignored: a typo must not silently change a plan.
 public enum SiteIntentParser {
     public static func parse(_ text: String, file: String) -> (SiteIntent, [Diagnostic]) {
@@ -7,11 +5,9 @@ public enum SiteIntentParser {
         var diagnostics: [Diagnostic] = []
         let table: TOMLTable
         do {
-            table = try TOMLTable(string: text)
-        } catch let error as TOMLParseError {
-            return (intent, [.error(file, Int(error.source.begin.line), "not valid TOML: \(error.description)")])
+            table = try TOMLReader.parse(text)
         } catch {
-            return (intent, [.error(file, nil, "not valid TOML: \(error)")])
+            return (intent, [.error(file, error.line, "not valid TOML: \(error.message)")])
         }
         let lines = TOMLLineIndex(text)
         func report(_ table: String?, _ key: String, _ message: String) {
@@ -38,7 +34,7 @@ public enum SiteIntentParser {
         if let install = table["install"]?.table {
             checkKeys(install, "install", ["out_of_band_console", "converted_nodes", "tool"])
             intent.outOfBandConsole = install["out_of_band_console"]?.bool ?? false
-            intent.convertedNodes = (install["converted_nodes"]?.array ?? TOMLArray()).compactMap { $0.string }.map { NodeName($0) }
+            intent.convertedNodes = (install["converted_nodes"]?.array ?? []).compactMap { $0.string }.map { NodeName($0) }
             if let tool = install["tool"]?.string {
                 if let t = InstallTool(rawValue: tool) { intent.installTool = t } else { report("install", "tool", "tool = \"\(tool)\" must be \"nixos-anywhere\" or \"clan\"") }
             }
@@ -81,7 +77,7 @@ public enum SiteIntentParser {
                 intent.guests[vmid] = g
             }
         }
-        for (index, item) in (table["probes"]?.array ?? TOMLArray()).enumerated() {
+        for (index, item) in (table["probes"]?.array ?? []).enumerated() {
             let line = lines.arrayTableLine("probes", index: index)
             guard let t = item.table else { diagnostics.append(.error(file, line, "each [[probes]] entry must be a table")); continue }
             for key in t.keys where !["type", "guest", "address", "url", "host"].contains(key) {
@@ -149,3 +145,4 @@ extension String {
         return String(s)
     }
 }
+
