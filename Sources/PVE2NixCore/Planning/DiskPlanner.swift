@@ -96,7 +96,7 @@ struct DiskPlanner {
                 detail += "; ALSO on \(others.joined(separator: ", "))"
                 let tool = group.kind == .volumeGroup ? "vgremove -f" : group.kind == .zfsPool ? "zpool destroy -f" : "mdadm --stop"
                 diagnostics.append(.error("\(dir)/lsblk.json", group.line,
-                    "installing on \(disk.kernelName) destroys \(group.kind.rawValue) '\(group.name)', which also has members on \(others.joined(separator: ", ")): disko runs '\(tool)' on the whole group. Remove \(disk.kernelName) from the group first (vgreduce / zpool detach / mdadm --remove) or choose another disk."))
+                    "installing on \(disk.kernelName) destroys the \(group.kindName) '\(group.name)', which also has members on \(others.joined(separator: ", ")): disko runs '\(tool)' on the whole group. Remove \(disk.kernelName) from the group first (vgreduce / zpool detach / mdadm --remove) or choose another disk."))
             }
             destroys.append(DiskEffect(kind: group.kind, name: group.name, detail: detail, members: group.members, line: group.line))
             for lv in group.volumes { destroys.append(DiskEffect(kind: .logicalVolume, name: lv, detail: "in \(group.name)", members: [], line: nil)) }
@@ -135,6 +135,8 @@ struct StorageGroup {
     var memberDisks: Set<String>
     var volumes: [String]
     var line: Int?
+
+    var kindName: String { kind == .volumeGroup ? "LVM volume group" : kind == .zfsPool ? "ZFS pool" : "md array" }
 
     var summary: String {
         switch kind {
