@@ -36,6 +36,7 @@ public struct InspectTextView {
                 out.line("  Disks:")
                 for d in node.disks where d.isWholeDisk {
                     let ids = node.diskLinks.filter { $0.target == d.kernelName }.map(\.name)
+                        .sorted { (d.serial.map($0.contains) == true ? 0 : 1, $0) < (d.serial.map($1.contains) == true ? 0 : 1, $1) }
                     out.line("    \(d.kernelName.padded(9)) \(ByteFormat.string(d.sizeBytes).padded(10)) \((d.model ?? "?").padded(24)) serial \(d.serial ?? "?") \(d.transport ?? "?")\(d.isRemovableOrUSB ? " removable" : "") by-id: \(ids.first ?? "none")")
                     for part in d.allDescendants where part.fstype != nil || !part.mountpoints.isEmpty {
                         out.line("      \(part.name.padded(24)) \(part.type.padded(5)) \(part.fstype ?? "")\(part.label.map { " label=\($0)" } ?? "")\(part.mountpoints.isEmpty ? "" : " on " + part.mountpoints.joined(separator: ","))")

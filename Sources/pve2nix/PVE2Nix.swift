@@ -6,9 +6,7 @@ struct PVE2Nix: ParsableCommand {
         commandName: "pve2nix",
         abstract: "Convert a Proxmox VE cluster node into a NixOS service host, one node at a time.",
         discussion: """
-        pve2nix reads a capture bundle (a directory of files and command outputs from the cluster)
-        and plans the conversion of one node: drain, disk, network, guests, install path, checks.
-        Nothing here touches a machine.
+        pve2nix reads a capture bundle (a directory of files and command outputs from the cluster) and plans the conversion of one node: drain, disk, network, guests, install path, checks. Nothing here touches a machine.
 
         Examples:
           pve2nix plan villa-pve-01 --site Examples/villa

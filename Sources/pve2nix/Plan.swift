@@ -9,16 +9,13 @@ extension PVE2Nix {
         static let configuration = CommandConfiguration(
             abstract: "Plan the conversion of one node, offline, from a capture bundle.",
             discussion: """
-            Prints the plan for review: the drain (a peer and a method for every guest), the disk to
-            install on and everything installing there destroys, the network as parsed, where each guest
-            lives afterwards, the install path, the preflight checks and every problem in the input.
+            Prints the plan for review: the drain (a peer and a method for every guest), the disk to install on and everything installing there destroys, the network as parsed, where each guest lives afterwards, the install path, the preflight checks and every problem in the input.
 
-            Exit status: 0 the plan is complete; 1 the plan has errors (it is still printed in full,
-            the errors among the diagnostics and failed checks); 2 the bundle could not be read.
+            Exit status: 0 the plan is complete; 1 the plan has errors (it is still printed in full, with the errors among the diagnostics and failed checks); 2 the bundle could not be read.
 
             Examples:
               pve2nix plan villa-pve-01 --site Examples/villa
-              pve2nix plan villa-pve-01 --site Examples/villa --json | jq '.drain.moves[] | {vmid, to, method}'
+              pve2nix plan villa-pve-01 --site Examples/villa --json > plan.json
             """
         )
 
