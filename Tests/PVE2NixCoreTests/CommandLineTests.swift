@@ -16,17 +16,7 @@ import Testing
             Issue.record("pve2nix binary not found next to the test bundle; build it with 'swift build'")
             return (-1, "")
         }
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        process.currentDirectoryURL = Fixtures.packageRoot
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        return try ProcessOutput.run(binary, arguments, in: Fixtures.packageRoot)
     }
 
     @Test func planVillaExitsZeroWithJSON() throws {

@@ -93,16 +93,8 @@ import Testing
             Issue.record("ifquery not found: install Debian's ifupdown2 (scripts/setup does)")
             return []
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = ["-i", file.path, "-o", "json"] + names
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let json = try JSONReader.parse(String(decoding: data, as: UTF8.self))
+        let (_, out) = try ProcessOutput.run(URL(fileURLWithPath: path), ["-i", file.path, "-o", "json"] + names)
+        let json = try JSONReader.parse(out)
         return (json.arrayValue ?? []).compactMap(IfqueryInterface.init(json:))
     }
 }
