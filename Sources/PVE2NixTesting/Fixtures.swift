@@ -15,9 +15,11 @@ public enum Fixtures {
     public static func loadSite(_ url: URL) -> Site { SiteLoader(tree: LocalFileTree(root: url)).load() }
 
     /// The villa bundle in memory, so a test can change one file and plan again.
-    public static func villaFiles() -> [String: String] {
+    public static func villaFiles() -> [String: String] { files(under: villa) }
+
+    /// Every file under `root`, keyed by relative path.
+    public static func files(under root: URL) -> [String: String] {
         var files: [String: String] = [:]
-        let root = villa
         let enumerator = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey])!
         for case let url as URL in enumerator where (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true {
             let relative = String(url.path.dropFirst(root.path.count + 1))

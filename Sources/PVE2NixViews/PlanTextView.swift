@@ -20,7 +20,7 @@ public struct PlanTextView {
         let stuck = plan.drain.moves.count - moving
         let fails = plan.preflight.filter { $0.status == .fail }.count
         let warns = plan.preflight.filter { $0.status == .warn }.count
-        out.line("Plan: \(moving) to move\(stuck > 0 ? ", \(stuck) cannot move" : ""), \(plan.disk == nil ? "no disk chosen" : "1 disk to wipe"), \(fails) failed and \(warns) warned checks, \(plan.diagnostics.errorCount) errors, \(plan.diagnostics.warningCount) warnings.")
+        out.line("Plan: \(moving) to move\(stuck > 0 ? ", \(stuck) cannot move" : ""), \(plan.disk.map { $0.mirrors.isEmpty ? "1 disk to wipe" : "\($0.mirrors.count + 1) disks to wipe" } ?? "no disk chosen"), \(fails) failed and \(warns) warned checks, \(plan.diagnostics.errorCount) errors, \(plan.diagnostics.warningCount) warnings.")
         out.line(plan.hasErrors ? "The plan has errors: fix them (see above) and plan again." : "The plan is complete. Review it before anything runs.")
         return out.text
     }
@@ -57,6 +57,10 @@ public struct PlanTextView {
         }
         out.line("Disk: install on \(disk.byId)")
         out.line("  \(disk.model ?? "unknown model"), serial \(disk.serial ?? "?"), WWN \(disk.wwn ?? "?"), \(ByteFormat.string(disk.sizeBytes)) (\(disk.sizeBytes) bytes), \(disk.transport ?? "?"), now \(disk.kernelName): \(disk.reason)")
+        for mirror in disk.mirrors {
+            out.line("  and on \(mirror.byId)")
+            out.line("  \(mirror.model ?? "unknown model"), serial \(mirror.serial ?? "?"), WWN \(mirror.wwn ?? "?"), \(ByteFormat.string(mirror.sizeBytes)) (\(mirror.sizeBytes) bytes), \(mirror.transport ?? "?"), now \(mirror.kernelName)")
+        }
         for effect in disk.destroys {
             out.line("  - destroys \(effect.kind.rawValue) \(effect.name): \(effect.detail)")
         }

@@ -90,22 +90,24 @@ import Testing
         for key in ["check", "status", "detail"] { #expect(json["preflight"]?.arrayValue?.first?[key] != nil, "\(key)") }
     }
 
-    /// Re-record with `PVE2NIX_RECORD=1 swift test --filter VillaPlanTests`.
-    @Test(arguments: ["villa-pve-01.plan.txt", "villa-pve-01.plan.json"])
-    func goldenOutput(_ name: String) throws {
+    /// Re-record with `PVE2NIX_RECORD=1 swift test --filter goldenOutput`.
+    @Test(arguments: [("villa", "villa-pve-01"), ("office", "pve1")], ["txt", "json"])
+    func goldenOutput(_ site: (String, String), _ format: String) throws {
+        let root = site.0 == "villa" ? Fixtures.villa : Fixtures.fixtures.appendingPathComponent("sites/\(site.0)")
+        let plan = Planner(site: Fixtures.loadSite(root)).plan(node: NodeName(site.1))
         let actual: String
-        if name.hasSuffix(".json") {
+        if format == "json" {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            actual = String(decoding: try encoder.encode(Self.plan), as: UTF8.self) + "\n"
+            actual = String(decoding: try encoder.encode(plan), as: UTF8.self) + "\n"
         } else {
-            actual = PlanTextView(plan: Self.plan).render()
+            actual = PlanTextView(plan: plan).render()
         }
-        let url = Fixtures.fixtures.appendingPathComponent("golden/\(name)")
+        let url = Fixtures.fixtures.appendingPathComponent("golden/\(site.1).plan.\(format)")
         if ProcessInfo.processInfo.environment["PVE2NIX_RECORD"] == "1" {
             try actual.write(to: url, atomically: true, encoding: .utf8)
         }
         let expected = try String(contentsOf: url, encoding: .utf8)
-        #expect(actual == expected, "golden \(name) differs; re-record with PVE2NIX_RECORD=1 if the change is intended")
+        #expect(actual == expected, "golden \(url.lastPathComponent) differs; re-record with PVE2NIX_RECORD=1 if the change is intended")
     }
 }

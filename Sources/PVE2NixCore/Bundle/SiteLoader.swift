@@ -23,6 +23,7 @@ public struct SiteLoader: Sendable {
         let resources = required("cluster/resources.json", "GET /cluster/resources?type=vm").map { collect(CaptureDecoders.resources($0, file: "cluster/resources.json")) } ?? []
         let ha = tree.read("cluster/ha-resources.json").map { collect(CaptureDecoders.haResources($0, file: "cluster/ha-resources.json")) } ?? []
         let rules = tree.read("cluster/ha-rules.json").map { collect(CaptureDecoders.haRules($0, file: "cluster/ha-rules.json")) } ?? []
+        let groups = tree.read("cluster/ha-groups.json").map { collect(CaptureDecoders.haGroups($0, file: "cluster/ha-groups.json")) } ?? []
         let storages = required("cluster/storage.cfg", "/etc/pve/storage.cfg").map { collect(StorageConfigParser.parse($0, file: "cluster/storage.cfg")) } ?? []
         let corosync = required("cluster/corosync.conf", "/etc/pve/corosync.conf").map { collect(CorosyncParser.parse($0, file: "cluster/corosync.conf")) }
         let intent = tree.read("site.toml").map { collect(SiteIntentParser.parse($0, file: "site.toml")) } ?? SiteIntent()
@@ -44,7 +45,7 @@ public struct SiteLoader: Sendable {
                 nodes[node].guests.sort { $0.vmid < $1.vmid }
             }
         }
-        return Site(format: format, cluster: cluster, resources: resources, haResources: ha, haRules: rules, storages: storages,
+        return Site(format: format, cluster: cluster, resources: resources, haResources: ha, haRules: rules, haGroups: groups, storages: storages,
                     corosync: corosync, nodes: nodes, intent: intent, diagnostics: diagnostics)
     }
 

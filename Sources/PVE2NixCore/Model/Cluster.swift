@@ -67,3 +67,12 @@ public struct HANodeAffinityRule: Sendable, Hashable, Codable {
     public var strict: Bool
     public var line: Int
 }
+
+/// An HA group from `GET /cluster/ha/groups` (PVE 8 and older; optional capture `cluster/ha-groups.json`).
+public struct HAGroup: Sendable, Hashable, Codable {
+    public var group: String
+    public var nodes: [NodeName]
+    /// A restricted group's guests may run only on its nodes.
+    public var restricted: Bool
+    public var line: Int
+}

@@ -32,6 +32,7 @@ public struct Site: Sendable, Hashable, Codable {
     public var resources: [GuestResource]
     public var haResources: [HAResource]
     public var haRules: [HANodeAffinityRule]
+    public var haGroups: [HAGroup]
     public var storages: [StorageDefinition]
     public var corosync: CorosyncConfig?
     public var nodes: [NodeCapture]

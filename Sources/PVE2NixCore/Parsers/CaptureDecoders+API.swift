@@ -127,4 +127,22 @@ extension CaptureDecoders {
         }
         return (rules, parseDiagnostics + diagnostics)
     }
+
+    public static func haGroups(_ text: String, file: String) -> ([HAGroup], [Diagnostic]) {
+        let (json, parseDiagnostics) = parseJSON(text, file: file)
+        guard let json else { return ([], parseDiagnostics) }
+        guard let list = unwrapData(json).arrayValue else {
+            return ([], [.error(file, json.line, "expected the 'data' array of GET /cluster/ha/groups")])
+        }
+        var diagnostics: [Diagnostic] = []
+        let groups: [HAGroup] = list.compactMap { entry in
+            guard let name = entry["group"]?.stringValue, let nodes = entry["nodes"]?.stringValue else {
+                diagnostics.append(.error(file, entry.line, "HA group without 'group' or 'nodes'"))
+                return nil
+            }
+            return HAGroup(group: name, nodes: nodes.split(separator: ",").map { NodeName(String($0.split(separator: ":")[0]).trimmingWhitespace()) },
+                           restricted: entry["restricted"]?.boolValue ?? false, line: entry.line)
+        }
+        return (groups, parseDiagnostics + diagnostics)
+    }
 }

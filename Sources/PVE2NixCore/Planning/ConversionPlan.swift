@@ -109,7 +109,7 @@ public struct DrainPlan: Sendable, Hashable, Codable {
 public struct DiskEffect: Sendable, Hashable, Codable {
     public enum Kind: String, Sendable, Hashable, Codable {
         case partitionTable = "partition-table", partition, volumeGroup = "lvm-volume-group", logicalVolume = "lvm-logical-volume"
-        case zfsPool = "zfs-pool", mdArray = "md-array", storage = "proxmox-storage", disk
+        case zfsPool = "zfs-pool", mdArray = "md-array", btrfsVolume = "btrfs-filesystem", storage = "proxmox-storage", disk
     }
     public var kind: Kind
     public var name: String
@@ -128,8 +128,22 @@ public struct DiskPlan: Sendable, Hashable, Codable {
     public var sizeBytes: Int64
     public var transport: String?
     public var reason: String
+    /// Further install targets when the root is mirrored (the primary disk's fields are above).
+    public var mirrors: [DiskTarget]
     public var destroys: [DiskEffect]
     public var untouched: [DiskEffect]
+    public var otherByIdLinks: [String]
+}
+
+/// One disk to install on, named by id.
+public struct DiskTarget: Sendable, Hashable, Codable {
+    public var byId: DiskByID
+    public var kernelName: String
+    public var model: String?
+    public var serial: String?
+    public var wwn: String?
+    public var sizeBytes: Int64
+    public var transport: String?
     public var otherByIdLinks: [String]
 }
 

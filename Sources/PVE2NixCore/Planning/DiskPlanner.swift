@@ -17,26 +17,37 @@ struct DiskPlanner {
             diagnostics.append(.error("\(dir)/lsblk.json", nil, "no disks captured: run 'lsblk -J -b -O > lsblk.json' on the node"))
             return nil
         }
-        guard let (disk, reason) = chooseTarget(disks, diagnostics: &diagnostics) else { return nil }
-        let links = capture.diskLinks.filter { $0.target == disk.kernelName }
-        guard let link = preferredLink(links, serial: disk.serial) else {
-            diagnostics.append(.error("\(dir)/disk-by-id.txt", nil,
-                "no /dev/disk/by-id link points to \(disk.kernelName): the install disk must be named by id, never by kernel name. Capture 'ls -l /dev/disk/by-id' again."))
-            return nil
+        let groups = StorageGroup.all(in: disks)
+        guard let (targets, reason) = chooseTargets(disks, groups: groups, diagnostics: &diagnostics) else { return nil }
+        var identities: [DiskTarget] = []
+        for disk in targets {
+            let links = capture.diskLinks.filter { $0.target == disk.kernelName }
+            guard let link = preferredLink(links, serial: disk.serial) else {
+                diagnostics.append(.error("\(dir)/disk-by-id.txt", nil,
+                    "no /dev/disk/by-id link points to \(disk.kernelName): the install disk must be named by id, never by kernel name. Capture 'ls -l /dev/disk/by-id' again."))
+                return nil
+            }
+            if let serial = disk.serial, !link.name.contains(serial) {
+                diagnostics.append(.warning("\(dir)/disk-by-id.txt", link.line, "\(link.name) does not contain the serial \(serial) that lsblk reports for \(disk.kernelName); check the capture"))
+            }
+            if disk.sizeBytes < Self.minimumBytes {
+                diagnostics.append(.error("\(dir)/lsblk.json", disk.line, "\(disk.kernelName) has \(ByteFormat.string(disk.sizeBytes)); NixOS with containers needs at least \(ByteFormat.string(Self.minimumBytes))"))
+            }
+            identities.append(DiskTarget(byId: link.byID, kernelName: disk.kernelName, model: disk.model, serial: disk.serial, wwn: disk.wwn,
+                                         sizeBytes: disk.sizeBytes, transport: disk.transport,
+                                         otherByIdLinks: links.map(\.name).filter { $0 != link.name }.sorted()))
         }
-        if let serial = disk.serial, !link.name.contains(serial) {
-            diagnostics.append(.warning("\(dir)/disk-by-id.txt", link.line, "\(link.name) does not contain the serial \(serial) that lsblk reports for \(disk.kernelName); check the capture"))
-        }
-        if disk.sizeBytes < Self.minimumBytes {
-            diagnostics.append(.error("\(dir)/lsblk.json", disk.line, "\(disk.kernelName) has \(ByteFormat.string(disk.sizeBytes)); NixOS with containers needs at least \(ByteFormat.string(Self.minimumBytes))"))
-        }
-        let (destroys, untouched) = effects(of: disk, among: disks, diagnostics: &diagnostics)
-        return DiskPlan(byId: link.byID, kernelName: disk.kernelName, model: disk.model, serial: disk.serial, wwn: disk.wwn,
-                        sizeBytes: disk.sizeBytes, transport: disk.transport, reason: reason, destroys: destroys, untouched: untouched,
-                        otherByIdLinks: links.map(\.name).filter { $0 != link.name }.sorted())
+        let (destroys, untouched) = effects(of: targets, among: disks, groups: groups, diagnostics: &diagnostics)
+        let primary = identities[0]
+        return DiskPlan(byId: primary.byId, kernelName: primary.kernelName, model: primary.model, serial: primary.serial, wwn: primary.wwn,
+                        sizeBytes: primary.sizeBytes, transport: primary.transport, reason: reason,
+                        mirrors: Array(identities.dropFirst()), destroys: destroys, untouched: untouched,
+                        otherByIdLinks: primary.otherByIdLinks)
     }
 
-    private func chooseTarget(_ disks: [BlockDevice], diagnostics: inout [Diagnostic]) -> (BlockDevice, String)? {
+    /// The disks to install on: the one chosen in site.toml, or every disk the running system lives on
+    /// (one disk, or all members of a mirrored root: ZFS `rpool`, md RAID, btrfs RAID1).
+    private func chooseTargets(_ disks: [BlockDevice], groups: [StorageGroup], diagnostics: inout [Diagnostic]) -> ([BlockDevice], String)? {
         if let wanted = site.intent.nodes[capture.name]?.installDisk {
             let name = DiskByID(path: wanted).linkName
             guard let link = capture.diskLinks.first(where: { $0.name == name }), let disk = disks.first(where: { $0.kernelName == link.target }) else {
@@ -47,15 +58,31 @@ struct DiskPlanner {
                 diagnostics.append(.error("site.toml", site.intent.nodes[capture.name]?.line, "install_disk \(wanted) is removable or USB-attached; pve2nix never installs there"))
                 return nil
             }
-            return (disk, "chosen in site.toml")
+            return ([disk], "chosen in site.toml")
         }
         let fixed = disks.filter { !$0.isRemovableOrUSB }
-        if let root = fixed.first(where: { d in ([d] + d.allDescendants).contains { $0.mountpoints.contains("/") } }) {
-            return (root, "holds the running Proxmox system (/)")
+        var rootDisks = fixed.filter { d in ([d] + d.allDescendants).contains { $0.mountpoints.contains("/") } }
+        var how = "holds the running Proxmox system (/)"
+        // A btrfs RAID shows '/' on one member only; its other members share the filesystem UUID.
+        for group in groups where group.kind == .btrfsVolume && !rootDisks.isEmpty && !group.memberDisks.isDisjoint(with: rootDisks.map(\.kernelName)) {
+            rootDisks += fixed.filter { group.memberDisks.contains($0.kernelName) && !rootDisks.contains($0) }
+            how = "holds the running Proxmox system (btrfs \(group.name) over \(group.memberDisks.sorted().joined(separator: ", ")))"
         }
-        if fixed.count == 1 { return (fixed[0], "the only fixed disk") }
+        if rootDisks.isEmpty, let rpool = groups.first(where: { $0.kind == .zfsPool && $0.name == "rpool" }) {
+            // ZFS datasets never appear as lsblk mount points; Proxmox names its root pool rpool.
+            rootDisks = fixed.filter { rpool.memberDisks.contains($0.kernelName) }
+            how = "holds the running Proxmox system (ZFS pool rpool)"
+        }
+        if rootDisks.count > 1 {
+            let names = rootDisks.map(\.kernelName).sorted()
+            how += "; the root is mirrored over \(names.joined(separator: ", ")), so every member is an install target (recreate the mirror in disko)"
+        }
+        if !rootDisks.isEmpty {
+            return (rootDisks.sorted { $0.kernelName < $1.kernelName }, how)
+        }
+        if fixed.count == 1 { return ([fixed[0]], "the only fixed disk") }
         diagnostics.append(.error("\(dir)/lsblk.json", nil,
-            "cannot tell which disk to install on: none holds '/', and there are \(fixed.count) fixed disks. Set [nodes.\(capture.name)] install_disk = \"/dev/disk/by-id/...\" in site.toml."))
+            "cannot tell which disk to install on: none holds '/', there is no ZFS pool rpool, and there are \(fixed.count) fixed disks. Set [nodes.\(capture.name)] install_disk = \"/dev/disk/by-id/...\" in site.toml."))
         return nil
     }
 
@@ -77,37 +104,42 @@ struct DiskPlanner {
         return links.filter { rank($0) < 99 }.min { (rank($0), $0.name) < (rank($1), $1.name) }
     }
 
-    private func effects(of disk: BlockDevice, among disks: [BlockDevice], diagnostics: inout [Diagnostic]) -> ([DiskEffect], [DiskEffect]) {
+    private func effects(of targets: [BlockDevice], among disks: [BlockDevice], groups: [StorageGroup], diagnostics: inout [Diagnostic]) -> ([DiskEffect], [DiskEffect]) {
         var destroys: [DiskEffect] = []
-        let descendants = disk.allDescendants
-        let table = disk.children.isEmpty ? "no partitions" : "\(disk.children.count) partitions"
-        destroys.append(DiskEffect(kind: .partitionTable, name: disk.kernelName, detail: "the partition table (\(table)) is replaced by disko's GPT", members: [disk.kernelName], line: disk.line))
-        for part in disk.children where part.type == "part" {
-            var what = [part.fstype, part.label.map { "label \($0)" }, part.partitionTypeName].compactMap { $0 }
-            if !part.mountpoints.isEmpty { what.append("mounted at \(part.mountpoints.joined(separator: ", "))") }
-            destroys.append(DiskEffect(kind: .partition, name: part.kernelName, detail: "\(ByteFormat.string(part.sizeBytes))\(what.isEmpty ? "" : ", " + what.joined(separator: ", "))", members: [part.kernelName], line: part.line))
+        let targetNames = Set(targets.map(\.kernelName))
+        for disk in targets {
+            let table = disk.children.isEmpty ? "no partitions" : "\(disk.children.count) partitions"
+            destroys.append(DiskEffect(kind: .partitionTable, name: disk.kernelName, detail: "the partition table (\(table)) is replaced by disko's GPT", members: [disk.kernelName], line: disk.line))
+            for part in disk.children where part.type == "part" {
+                var what = [part.fstype, part.label.map { "label \($0)" }, part.partitionTypeName].compactMap { $0 }
+                if !part.mountpoints.isEmpty { what.append("mounted at \(part.mountpoints.joined(separator: ", "))") }
+                destroys.append(DiskEffect(kind: .partition, name: part.kernelName, detail: "\(ByteFormat.string(part.sizeBytes))\(what.isEmpty ? "" : ", " + what.joined(separator: ", "))", members: [part.kernelName], line: part.line))
+            }
         }
-        // Every group (VG, zpool, md array) with a member on this disk goes entirely.
-        let groups = StorageGroup.all(in: disks)
-        for group in groups where group.memberDisks.contains(disk.kernelName) {
-            let others = group.memberDisks.subtracting([disk.kernelName]).sorted()
+        // Every group (VG, zpool, md array, btrfs) with a member on a target goes entirely.
+        for group in groups where !group.memberDisks.isDisjoint(with: targetNames) {
+            let others = group.memberDisks.subtracting(targetNames).sorted()
             var detail = group.summary
             if !others.isEmpty {
                 detail += "; ALSO on \(others.joined(separator: ", "))"
-                let tool = group.kind == .volumeGroup ? "vgremove -f" : group.kind == .zfsPool ? "zpool destroy -f" : "mdadm --stop"
+                let tool = group.kind == .volumeGroup ? "vgremove -f" : group.kind == .zfsPool ? "zpool destroy -f" : group.kind == .mdArray ? "mdadm --stop" : "wipefs"
                 diagnostics.append(.error("\(dir)/lsblk.json", group.line,
-                    "installing on \(disk.kernelName) destroys the \(group.kindName) '\(group.name)', which also has members on \(others.joined(separator: ", ")): disko runs '\(tool)' on the whole group. Remove \(disk.kernelName) from the group first (vgreduce / zpool detach / mdadm --remove) or choose another disk."))
+                    "installing on \(targetNames.sorted().joined(separator: ", ")) destroys the \(group.kindName) '\(group.name)', which also has members on \(others.joined(separator: ", ")): disko runs '\(tool)' on the whole group. Remove those members from the group first (vgreduce / zpool detach / mdadm --remove) or choose another disk."))
             }
             destroys.append(DiskEffect(kind: group.kind, name: group.name, detail: detail, members: group.members, line: group.line))
             for lv in group.volumes { destroys.append(DiskEffect(kind: .logicalVolume, name: lv, detail: "in \(group.name)", members: [], line: nil)) }
         }
-        // Proxmox storages that live on this disk disappear with it.
+        // Proxmox storages that live on these disks disappear with them.
+        func onTargets(_ kind: DiskEffect.Kind, _ name: String?) -> Bool {
+            groups.contains { $0.kind == kind && $0.name == name && !$0.memberDisks.isDisjoint(with: targetNames) }
+        }
         for storage in site.storages where storage.isAvailable(on: capture.name) && !storage.shared {
             let onDisk: Bool
             switch storage.type {
-            case "lvmthin", "lvm": onDisk = groups.contains { $0.kind == .volumeGroup && $0.name == storage.properties["vgname"] && $0.memberDisks.contains(disk.kernelName) }
-            case "zfspool": onDisk = groups.contains { $0.kind == .zfsPool && $0.name == storage.properties["pool"]?.split(separator: "/").first.map(String.init) && $0.memberDisks.contains(disk.kernelName) }
-            case "dir": onDisk = storage.properties["path"].map { p in descendants.contains { d in d.mountpoints.contains { p == $0 || p.hasPrefix($0 == "/" ? "/" : $0 + "/") } } } ?? false
+            case "lvmthin", "lvm": onDisk = onTargets(.volumeGroup, storage.properties["vgname"])
+            case "zfspool": onDisk = onTargets(.zfsPool, storage.properties["pool"]?.split(separator: "/").first.map(String.init))
+            case "dir", "btrfs":
+                onDisk = storage.properties["path"].map { pathIsOnTargets($0, disks: disks, groups: groups, targets: targetNames) } ?? false
             default: onDisk = false
             }
             if onDisk {
@@ -115,15 +147,31 @@ struct DiskPlanner {
             }
         }
         var untouched: [DiskEffect] = []
-        for other in disks where other.kernelName != disk.kernelName {
+        for other in disks where !targetNames.contains(other.kernelName) {
             var what: [String] = [[other.model, other.transport.map { $0.uppercased() }].compactMap { $0 }.joined(separator: ", "), ByteFormat.string(other.sizeBytes)]
             if other.isRemovableOrUSB { what.append("removable/USB: never an install target") }
-            for group in groups where group.memberDisks.contains(other.kernelName) && !group.memberDisks.contains(disk.kernelName) {
+            for group in groups where group.memberDisks.contains(other.kernelName) && group.memberDisks.isDisjoint(with: targetNames) {
                 what.append("\(group.kind.rawValue) \(group.name)")
             }
             untouched.append(DiskEffect(kind: .disk, name: other.kernelName, detail: what.filter { !$0.isEmpty }.joined(separator: "; "), members: [other.kernelName], line: other.line))
         }
         return (destroys, untouched)
+    }
+}
+
+extension DiskPlanner {
+    /// Whether a directory lives on the target disks: the longest lsblk mount point holding it decides;
+    /// ZFS datasets never show as lsblk mounts, so `/<pool>/...` belongs to that pool, and anything else
+    /// on a ZFS root (rpool) to the root.
+    func pathIsOnTargets(_ path: String, disks: [BlockDevice], groups: [StorageGroup], targets: Set<String>) -> Bool {
+        let mounts = disks.flatMap { d in ([d] + d.allDescendants).flatMap { dev in dev.mountpoints.map { (point: $0, disk: d.kernelName) } } }
+        let holder = mounts.filter { m in m.point.hasPrefix("/") && (path == m.point || path.hasPrefix(m.point == "/" ? "/" : m.point + "/")) }
+            .max { $0.point.count < $1.point.count }
+        if let pool = groups.first(where: { $0.kind == .zfsPool && path.hasPrefix("/\($0.name)/") }), (holder?.point ?? "/") == "/" {
+            return !pool.memberDisks.isDisjoint(with: targets)
+        }
+        if let holder { return targets.contains(holder.disk) }
+        return groups.contains { $0.kind == .zfsPool && $0.name == "rpool" && !$0.memberDisks.isDisjoint(with: targets) }
     }
 }
 
@@ -136,12 +184,20 @@ struct StorageGroup {
     var volumes: [String]
     var line: Int?
 
-    var kindName: String { kind == .volumeGroup ? "LVM volume group" : kind == .zfsPool ? "ZFS pool" : "md array" }
+    var kindName: String {
+        switch kind {
+        case .volumeGroup: "LVM volume group"
+        case .zfsPool: "ZFS pool"
+        case .btrfsVolume: "btrfs filesystem"
+        default: "md array"
+        }
+    }
 
     var summary: String {
         switch kind {
         case .volumeGroup: return "LVM volume group with PVs \(members.joined(separator: ", "))\(volumes.isEmpty ? "" : " and LVs \(volumes.joined(separator: ", "))")"
         case .zfsPool: return "ZFS pool with members \(members.joined(separator: ", "))"
+        case .btrfsVolume: return "btrfs filesystem with devices \(members.joined(separator: ", "))"
         default: return "array with members \(members.joined(separator: ", "))"
         }
     }
@@ -169,6 +225,8 @@ struct StorageGroup {
                     if device.children.isEmpty, let label = device.label { add(.volumeGroup, label, member: device, disk: disk.kernelName, volumes: []) }
                 case "zfs_member":
                     add(.zfsPool, device.label ?? "unnamed pool", member: device, disk: disk.kernelName, volumes: [])
+                case "btrfs":
+                    add(.btrfsVolume, device.label ?? device.uuid ?? "btrfs", member: device, disk: disk.kernelName, volumes: [])
                 case "linux_raid_member":
                     let md = device.children.first { $0.type.hasPrefix("raid") }?.name ?? device.label ?? "md"
                     add(.mdArray, md, member: device, disk: disk.kernelName, volumes: [])

@@ -100,6 +100,15 @@ extension Guest {
         if let ha = site.haResources.first(where: { $0.vmid == vmid }) {
             add(.haManaged, .note, "HA-managed (\(ha.state)\(ha.group.map { ", group \($0)" } ?? "")): the move is requested through the HA manager and pve2nix waits until HA reports the target node")
         }
+        if let name = site.haResources.first(where: { $0.vmid == vmid })?.group, let group = site.haGroups.first(where: { $0.group == name }) {
+            let nodes = group.nodes.map(\.rawValue).joined(separator: ", ")
+            if group.restricted {
+                a.allowedNodes = (a.allowedNodes ?? Set(group.nodes)).intersection(group.nodes)
+                add(.haRule, .note, "HA group '\(group.group)' is restricted to \(nodes)")
+            } else {
+                add(.haRule, .note, "HA group '\(group.group)' prefers \(nodes) (not restricted)")
+            }
+        }
         for rule in site.haRules where rule.vmids.contains(vmid) {
             let nodes = Set(rule.nodes)
             if rule.strict {

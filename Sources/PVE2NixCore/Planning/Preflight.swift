@@ -71,10 +71,11 @@ struct Preflight {
             "moved through the HA manager: \(ha.map { "\($0.kind.shortName) \($0.vmid)" }.joined(separator: ", ")); HA maintenance mode is not used (it has no API)"))
 
         if let disk {
-            out.append(PreflightCheck("install-disk", .pass, "\(disk.byId) (\(disk.model ?? "?"), serial \(disk.serial ?? "?"), \(ByteFormat.string(disk.sizeBytes))): \(disk.reason)"))
+            let mirrors = disk.mirrors.map { " + \($0.byId)" }.joined()
+            out.append(PreflightCheck("install-disk", .pass, "\(disk.byId)\(mirrors) (\(disk.model ?? "?"), serial \(disk.serial ?? "?"), \(ByteFormat.string(disk.sizeBytes))): \(disk.reason)"))
             let spanning = disk.destroys.filter { $0.detail.contains("ALSO on") }
             out.append(spanning.isEmpty
-                ? PreflightCheck("disk-destroys-only-target", .pass, "every pool and volume group on \(disk.kernelName) lives only there")
+                ? PreflightCheck("disk-destroys-only-target", .pass, "every pool and volume group on \(([disk.kernelName] + disk.mirrors.map(\.kernelName)).joined(separator: ", ")) lives only there")
                 : PreflightCheck("disk-destroys-only-target", .fail, "the wipe would also destroy: \(spanning.map(\.name).joined(separator: ", ")) (members on other disks)"))
         } else {
             out.append(PreflightCheck("install-disk", .fail, "no install disk could be chosen (see diagnostics)"))
