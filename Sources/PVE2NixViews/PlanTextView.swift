@@ -79,6 +79,9 @@ public struct PlanTextView {
         for iface in n.interfaces {
             out.line("  \(iface.name.padded(12)) \(iface.kind.rawValue.padded(9)) \(iface.methods.joined(separator: ", "))\(describe(iface))")
         }
+        for hook in n.translatedHooks {
+            out.line("  ~ hook \(hook.interface) \(hook.phase): \(hook.command)  (\(hook.file):\(hook.line); carried over as a .link setting)")
+        }
         for hook in n.hooks {
             out.line("  ! hook \(hook.interface) \(hook.phase): \(hook.command)  (\(hook.file):\(hook.line))")
         }

@@ -67,7 +67,8 @@ import Testing
         #expect(net.managementInterface == "vmbr0.10")
         #expect(net.managementVLAN == 10)
         #expect(net.uplinks.map(\.mac) == ["58:47:ca:71:2e:10"])
-        #expect(net.hooks.count == 1)
+        #expect(net.hooks.isEmpty)
+        #expect(net.translatedHooks.map(\.command) == ["/usr/sbin/ethtool -s nic0 wol g"])
         #expect(net.files == ["nodes/villa-pve-01/interfaces", "nodes/villa-pve-01/interfaces.d/mgmt-ipv6"])
         #expect(!Self.plan.hasErrors)
     }

@@ -51,6 +51,8 @@ public struct Guest: Sendable, Hashable, Codable {
     public var memoryBytes: Int64
     public var vcpus: Int
     public var ostype: String?
+    /// A container's `nameserver:` setting.
+    public var nameservers: [String]
     public var nics: [GuestNIC]
     public var volumes: [GuestVolume]
     public var devices: [GuestDevice]
@@ -62,6 +64,31 @@ public struct Guest: Sendable, Hashable, Codable {
     public var description: String
     /// The config file in the bundle, or nil when only the resource list knows the guest.
     public var file: String?
+
+    public init(vmid: VMID, kind: GuestKind, name: String, node: NodeName, status: String, template: Bool, memoryBytes: Int64, vcpus: Int,
+                ostype: String?, nameservers: [String], nics: [GuestNIC], volumes: [GuestVolume], devices: [GuestDevice], pendingKeys: [String],
+                snapshots: [String], lock: String?, haState: String?, tags: [String], description: String, file: String?) {
+        self.vmid = vmid
+        self.kind = kind
+        self.name = name
+        self.node = node
+        self.status = status
+        self.template = template
+        self.memoryBytes = memoryBytes
+        self.vcpus = vcpus
+        self.ostype = ostype
+        self.nameservers = nameservers
+        self.nics = nics
+        self.volumes = volumes
+        self.devices = devices
+        self.pendingKeys = pendingKeys
+        self.snapshots = snapshots
+        self.lock = lock
+        self.haState = haState
+        self.tags = tags
+        self.description = description
+        self.file = file
+    }
 
     public var isRunning: Bool { status == "running" }
     public var label: String { "\(kind.shortName) \(vmid) \(name)" }

@@ -96,7 +96,7 @@ extension Guest {
             status: resource?.status ?? "unknown", template: template,
             memoryBytes: memoryMiB ?? resource?.maxMemoryBytes ?? (kind == .qemu ? 512 : 512) * ByteFormat.mebibyte,
             vcpus: max(vcpus, resource.map { Int($0.maxCPU.rounded(.up)) } ?? 1, 1),
-            ostype: section["ostype"], nics: nics, volumes: volumes, devices: devices,
+            ostype: section["ostype"], nameservers: (section["nameserver"] ?? "").splitOnWhitespace().filter { !$0.isEmpty }, nics: nics, volumes: volumes, devices: devices,
             pendingKeys: config?.pending?.entries.map(\.key) ?? [],
             snapshots: config?.snapshots.map(\.name) ?? [],
             lock: section["lock"] ?? resource?.lock, haState: resource?.haState, tags: resource?.tags ?? [],

@@ -158,7 +158,10 @@ public struct NetworkPlan: Sendable, Hashable, Codable {
     public var defaultGateway: String?
     /// Physical NICs under the management path, with the MAC to match them by after conversion.
     public var uplinks: [Uplink]
+    /// Hooks with no networkd equivalent: they need a hand-written NixOS equivalent.
     public var hooks: [InterfaceHook]
+    /// Hooks carried over as `.link` settings (`ethtool -s IF wol g` → `WakeOnLan=magic`).
+    public var translatedHooks: [InterfaceHook]
     public var unsupported: [String]
     public var files: [String]
 

@@ -39,8 +39,14 @@ struct NetworkPlanner {
         }
         let hooks = interfaces.flatMap(\.hooks)
         for hook in hooks {
-            diagnostics.append(.warning(hook.file, hook.line,
-                "iface \(hook.interface): '\(hook.phase) \(hook.command)' cannot be carried over automatically; write its NixOS equivalent by hand (generation stops on it unless you accept dropping it)"))
+            let physical = capture.interface(hook.interface)?.kind == .physical
+            if physical, let settings = HookTranslation.linkSettings(for: hook) {
+                diagnostics.append(.info(hook.file, hook.line,
+                    "iface \(hook.interface): '\(hook.phase) \(hook.command)' is carried over as [Link] \(settings.map { "\($0.0)=\($0.1.unitText.joined())" }.joined(separator: " ")) in a .link file"))
+            } else {
+                diagnostics.append(.warning(hook.file, hook.line,
+                    "iface \(hook.interface): '\(hook.phase) \(hook.command)' cannot be carried over automatically; write its NixOS equivalent by hand (generation stops on it unless you accept dropping it)"))
+            }
         }
         let unsupported = interfaces.filter { !$0.kind.isTranslatable }.map(\.name)
 
@@ -55,9 +61,10 @@ struct NetworkPlanner {
         let managementVLAN = managementInterface?.vlan?.id ?? site.intent.managementVLAN
         let mac = live.flatMap { capture.link($0.interface)?.mac } ?? managementInterface.flatMap { capture.link($0.name)?.mac }
         let gateway = interfaces.flatMap(\.gateways).first { IPv4.parse($0) != nil }
+        let untranslated = hooks.filter { h in !(capture.interface(h.interface)?.kind == .physical && HookTranslation.linkSettings(for: h) != nil) }
         return NetworkPlan(interfaces: interfaces, managementAddress: managementIP, managementInterface: managementInterface?.name,
                            managementVLAN: managementInterface?.kind == .vlan ? managementVLAN : nil, managementMAC: mac,
-                           defaultGateway: gateway, uplinks: uplinks, hooks: hooks, unsupported: unsupported, files: capture.interfaceFiles)
+                           defaultGateway: gateway, uplinks: uplinks, hooks: untranslated, translatedHooks: hooks.filter { !untranslated.contains($0) }, unsupported: unsupported, files: capture.interfaceFiles)
     }
 
     /// Walks VLAN → raw device → bridge ports → bond slaves down to the NICs.

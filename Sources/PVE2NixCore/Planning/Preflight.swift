@@ -95,7 +95,8 @@ struct Preflight {
         } else if !network.hooks.isEmpty {
             out.append(PreflightCheck("network-translatable", .warn, "\(network.hooks.count) hook command(s) need a hand-written NixOS equivalent: \(network.hooks.map { "\($0.interface) \($0.phase)" }.joined(separator: ", "))"))
         } else {
-            out.append(PreflightCheck("network-translatable", .pass, "bridges, VLANs and bonds only; no hooks"))
+            let carried = network.translatedHooks.isEmpty ? "no hooks" : "\(network.translatedHooks.count) hook(s) carried over as .link settings"
+            out.append(PreflightCheck("network-translatable", .pass, "bridges, VLANs and bonds only; \(carried)"))
         }
         if let memory = install.memoryBytes {
             let ok = memory >= InstallPathPlanner.kexecMinimumBytes
