@@ -44,3 +44,27 @@ import Testing
         for node in ["villa-pve-01", "villa-pve-02", "villa-pve-03"] { #expect(out.contains("Node \(node)")) }
     }
 }
+
+extension CommandLineTests {
+    @Test func generateWritesTheTreeAndNothingOnError() throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("pve2nix-cli-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: base) }
+        let out = base.appendingPathComponent("villa")
+        let ok = try Self.run(["generate", "villa-pve-01", "--site", "Examples/villa", "--out", out.path])
+        #expect(ok.status == 0)
+        #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("network.nix").path))
+        #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("networkd/30-vmbr0.network").path))
+        // A plan with errors (unknown node) writes nothing.
+        let bad = base.appendingPathComponent("bad")
+        let failed = try Self.run(["generate", "villa-pve-09", "--site", "Examples/villa", "--out", bad.path])
+        #expect(failed.status == 1)
+        #expect(!FileManager.default.fileExists(atPath: bad.path))
+        // --into places the host under modules/hosts/<node> without a flake.nix.
+        let repo = base.appendingPathComponent("repo")
+        let into = try Self.run(["generate", "villa-pve-01", "--site", "Examples/villa", "--into", repo.path])
+        #expect(into.status == 0)
+        #expect(FileManager.default.fileExists(atPath: repo.appendingPathComponent("modules/hosts/villa-pve-01/default.nix").path))
+        #expect(!FileManager.default.fileExists(atPath: repo.appendingPathComponent("modules/hosts/villa-pve-01/flake.nix").path))
+        #expect(into.out.contains("nixosConfigurations.villa-pve-01"))
+    }
+}
