@@ -138,9 +138,11 @@ public struct SiteLoader: Sendable {
             }
         }
         guests.sort { $0.vmid < $1.vmid }
-        return NodeCapture(name: name, status: status, interfaces: interfaces, interfaceStanzas: stanzas, interfaceFiles: interfaceFiles,
-                           links: links, addresses: addresses, disks: disks, diskLinks: diskLinks, meminfo: meminfo,
-                           firmware: firmware, hostID: hostID, guests: guests)
+        var capture = NodeCapture(name: name, status: status, interfaces: interfaces, interfaceStanzas: stanzas, interfaceFiles: interfaceFiles,
+                                  links: links, addresses: addresses, disks: disks, diskLinks: diskLinks, meminfo: meminfo,
+                                  firmware: firmware, hostID: hostID, guests: guests)
+        for path in interfaceFiles { capture.interfaceTexts[path] = tree.read(path) }
+        return capture
     }
 
     /// Maps a `source` pattern on the node (`/etc/network/interfaces.d/*`) into the bundle.

@@ -5,6 +5,8 @@ public struct NodeCapture: Sendable, Hashable, Codable {
     public var interfaces: [NetworkInterface]
     public var interfaceStanzas: [InterfaceStanza]
     public var interfaceFiles: [String]
+    /// The interfaces files as captured, by bundle path (the rehearsal lab runs them for real).
+    public var interfaceTexts: [String: String] = [:]
     public var links: [IPLink]
     public var addresses: [IPAddressEntry]
     public var disks: [BlockDevice]
