@@ -26,6 +26,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Benchmarks: whole-operation timings against their targets, printed as ratios.
+        .executableTarget(name: "pve2nix-bench", dependencies: ["PVE2NixCore", "PVE2NixAdapters"]),
         .testTarget(
             name: "PVE2NixCoreTests",
             dependencies: ["PVE2NixCore", "PVE2NixAdapters", "PVE2NixViews", "PVE2NixTesting"],

@@ -159,6 +159,11 @@ import Testing
         #expect(guest.volumes.first?.isCDROM == true)
     }
 
+    @Test func hugeIndexedKeysDoNotCrash() {
+        let file = GuestConfigParser.parse("net99999999999999999999: bridge=vmbr0\nnet1: bridge=vmbr0\n", kind: .lxc, vmid: VMID(101), file: "101.conf")
+        #expect(file.current.indexed("net").map(\.key) == ["net1", "net99999999999999999999"])
+    }
+
     @Test func badLinesAreDiagnosedWithLines() {
         let file = GuestConfigParser.parse("memory: 512\nthis is not a line\n[unclosed\n", kind: .lxc, vmid: VMID(101), file: "101.conf")
         #expect(file.diagnostics.map(\.line) == [2, 3])

@@ -17,9 +17,20 @@ public struct NetworkdUnit: Sendable, Hashable {
         public static func == (a: Section, b: Section) -> Bool { a.attribute == b.attribute && a.entries.map(\.key) == b.entries.map(\.key) && a.entries.map(\.value) == b.entries.map(\.value) }
         public func hash(into h: inout Hasher) { h.combine(attribute); h.combine(entries.map(\.key)) }
 
+        /// Entries with the same key merge: lists concatenate (repeated keys), a scalar set twice
+        /// keeps the later value (a Nix attribute set cannot hold a key twice).
         public init(_ attribute: Attribute, _ entries: [(String, NetworkdValue)]) {
             self.attribute = attribute
-            self.entries = entries.map { (key: $0.0, value: $0.1) }
+            var merged: [(key: String, value: NetworkdValue)] = []
+            for (key, value) in entries {
+                guard let i = merged.firstIndex(where: { $0.key == key }) else { merged.append((key, value)); continue }
+                switch (merged[i].value, value) {
+                case (.list(let a), .list(let b)): merged[i].value = .list(a + b.filter { !a.contains($0) })
+                case (.list(let a), let b): merged[i].value = .list(a.contains(b) ? a : a + [b])
+                default: merged[i].value = value
+                }
+            }
+            self.entries = merged
         }
     }
 

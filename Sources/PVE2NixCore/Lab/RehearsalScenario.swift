@@ -81,6 +81,11 @@ public struct RehearsalScenarioBuilder: Sendable {
         var hostAddresses: [(address: CIDRAddress, vid: Int, iface: String, mac: String?)] = []
         for iface in capture.interfaces where iface.kind != .loopback {
             for a in iface.addresses where a.family == .inet {
+                // A probe needs room in the subnet: /31 and /32 (point-to-point) cannot be probed this way.
+                guard (8...30).contains(a.prefixLength) else {
+                    diagnostics.append(.warning(iface.file, iface.line, "\(a) on \(iface.name) has no room for a probe in its subnet; the rehearsal does not check it"))
+                    continue
+                }
                 hostAddresses.append((a, vlanOnSwitch(iface, capture: capture), iface.name, macBehind(iface, capture: capture)))
             }
         }
@@ -90,7 +95,7 @@ public struct RehearsalScenarioBuilder: Sendable {
         let returning = plan.guests.filter { $0.rehome != .stay }.compactMap { o in capture.guests.first { $0.vmid == o.vmid }.map { (o, $0) } }
         var ports: [(outcome: GuestOutcome, guest: Guest, nic: GuestNIC, address: CIDRAddress)] = []
         for (o, g) in returning {
-            guard let nic = g.nics.first, let a = nic.address, a.family == .inet else { continue }
+            guard let nic = g.nics.first, let a = nic.address, a.family == .inet, (8...29).contains(a.prefixLength) else { continue }
             ports.append((o, g, nic, a))
         }
 
@@ -160,11 +165,21 @@ public struct RehearsalScenarioBuilder: Sendable {
             checkLines.append(("both", "  check_reach_root 192.0.2.1 default-route yes"))
         }
         var portLines: [String] = []
+        // Neighbours and spies are shared by every guest of the same subnet: a probe per (subnet, VLAN).
+        var shared: [String: (name: String, address: String)] = [:]
+        func sharedProbe(_ kind: String, subnet: CIDRAddress, vid: Int, top: Int) -> (name: String, address: String) {
+            let key = "\(kind)|\(networkAddress(subnet))|\(vid)"
+            if let p = shared[key] { return p }
+            let address = free(in: subnet, from: top)
+            let name = "\(kind)-\(vid)-\(networkAddress(subnet).replacingOccurrences(of: ".", with: "-"))"
+            probeLines.append("  probe \(name) \(vid) \(address)/\(subnet.prefixLength)")
+            shared[key] = (name, address)
+            return (name, address)
+        }
         for p in ports {
             let id = "\(p.guest.kind.shortName)\(p.guest.vmid)"
             let vid = p.nic.vlanTag ?? 1
-            let neighbour = free(in: p.address, from: 248)
-            probeLines.append("  probe nb-\(p.guest.vmid) \(vid) \(neighbour)/\(p.address.prefixLength)")
+            let neighbour = sharedProbe("nb", subnet: p.address, vid: vid, top: 248).address
             portLines.append("  GUEST_\(p.guest.vmid)=\"\(shellWord(p.guest.name)) \(p.nic.bridge ?? "") \(vid) \(p.address) \(p.nic.gateway ?? "-") \(p.nic.mac ?? "-") \(p.outcome.rehome.rawValue)\"")
             if let port = afterPorts[p.guest.vmid] {
                 portLines.append("  AFTER_\(p.guest.vmid)=\"\(port.hostInterface) \(port.bridge) \(port.configuredByNetworkd ? "networkd" : "self") \(port.vlan.map(String.init) ?? "-")\"")
@@ -181,8 +196,7 @@ public struct RehearsalScenarioBuilder: Sendable {
             if let gw = p.nic.gateway { checkLines.append(("both", "  check_reach ct-\(p.guest.vmid) \(gw) \(id)-gateway yes")) }
             checkLines.append(("both", "  check_reach ct-\(p.guest.vmid) \(neighbour) \(id)-neighbour yes"))
             for other in sortedVLANs where other != vid {
-                let spy = free(in: p.address, from: 238)
-                probeLines.append("  probe cspy-\(other)-\(p.guest.vmid) \(other) \(spy)/\(p.address.prefixLength)")
+                let spy = sharedProbe("cspy", subnet: p.address, vid: other, top: 238).address
                 for phase in [RehearsalCheck.Phase.before, .after] {
                     checks.append(RehearsalCheck(phase: phase, id: "\(id)-isolated-from-\(other)", description: "\(p.guest.name) cannot reach a host on VLAN \(other == 1 ? "1 (untagged)" : String(other)) in its own subnet", expectReach: false))
                 }
@@ -237,11 +251,13 @@ public struct RehearsalScenarioBuilder: Sendable {
         capture.link(iface.name)?.mac
     }
 
-    private func hostAddress(_ cidr: CIDRAddress, _ host: Int) -> String {
+    private func networkAddress(_ cidr: CIDRAddress) -> String { hostAddress(cidr, 0, raw: true) }
+
+    private func hostAddress(_ cidr: CIDRAddress, _ host: Int, raw: Bool = false) -> String {
         guard let base = IPv4.parse(cidr.address) else { return cidr.address }
         let size = UInt32(1) << UInt32(32 - cidr.prefixLength)
         let network = base & ~(size - 1)
-        let n = network + UInt32(min(max(host, 1), Int(size) - 2))
+        let n = raw ? network : network + UInt32(min(max(host, 1), Int(size) - 2))
         return "\(n >> 24).\((n >> 16) & 255).\((n >> 8) & 255).\(n & 255)"
     }
 

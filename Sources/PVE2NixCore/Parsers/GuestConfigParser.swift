@@ -20,7 +20,7 @@ public struct ConfigSection: Sendable, Hashable, Codable {
     public func indexed(_ prefix: String) -> [ConfigEntry] {
         entries.filter { e in
             e.key.hasPrefix(prefix) && e.key.count > prefix.count && e.key.dropFirst(prefix.count).allSatisfy(\.isASCIIDigit)
-        }.sorted { Int($0.key.dropFirst(prefix.count))! < Int($1.key.dropFirst(prefix.count))! }
+        }.sorted { (Int($0.key.dropFirst(prefix.count)) ?? Int.max, $0.key) < (Int($1.key.dropFirst(prefix.count)) ?? Int.max, $1.key) }
     }
 }
 

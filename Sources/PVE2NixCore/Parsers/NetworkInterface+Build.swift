@@ -40,7 +40,13 @@ extension NetworkInterface {
                         diagnostics.append(.error(option.file, option.line, "iface \(name): '\(option.value)' is not an IPv4 or IPv6 address with a valid prefix or netmask"))
                     }
                 }
-                for option in stanza.options {
+                for var option in stanza.options {
+                    // '#' mid-line is not a comment to ifupdown2; for us it ends every value but a hook's.
+                    if option.key != "address", !hookPhases.contains(option.key), let hash = option.value.range(of: " #") ?? option.value.range(of: "\t#") {
+                        diagnostics.append(.warning(option.file, option.line,
+                            "'\(option.key) \(option.value)': '#' only starts a comment at the beginning of a line, so ifupdown2 keeps '\(option.value[hash.lowerBound...].trimmingWhitespace())' in the value. Move the comment to its own line; pve2nix reads the value before '#'."))
+                        option.value = String(option.value[..<hash.lowerBound]).trimmingWhitespace()
+                    }
                     if hookPhases.contains(option.key) {
                         hooks.append(InterfaceHook(interface: name, phase: option.key, command: option.value, file: option.file, line: option.line))
                     } else if option.key == "gateway" {

@@ -1,0 +1,55 @@
+import Foundation
+import PVE2NixAdapters
+import PVE2NixCore
+
+// Benchmarks for pve2nix's speed targets. Prints each measurement and its ratio to the target
+// (below 1.0 meets it). Usage: pve2nix-bench [rehearsal|plan] [--runs N] [--site DIR] [--node NODE]
+let arguments = Array(CommandLine.arguments.dropFirst())
+func option(_ name: String, _ fallback: String) -> String {
+    guard let i = arguments.firstIndex(of: name), i + 1 < arguments.count else { return fallback }
+    return arguments[i + 1]
+}
+let which = arguments.first.flatMap { $0.hasPrefix("--") ? nil : $0 } ?? "all"
+let runs = Int(option("--runs", "1")) ?? 1
+let siteDir = option("--site", "Examples/villa")
+let node = NodeName(option("--node", "villa-pve-01"))
+
+func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
+func report(_ name: String, _ seconds: [Double], target: Double) {
+    let m = median(seconds)
+    print(String(format: "%@: median %.2f s over %d run(s) (min %.2f, max %.2f); target %.2f s; ratio %.2f %@",
+                 name, m, seconds.count, seconds.min()!, seconds.max()!, target, m / target, m <= target ? "(meets)" : "(MISSES)"))
+}
+
+let site = SiteLoader(tree: LocalFileTree(root: URL(fileURLWithPath: siteDir))).load()
+
+if which == "plan" || which == "all" {
+    var times: [Double] = []
+    for _ in 0..<max(runs, 20) {
+        let start = Date()
+        _ = Planner(site: SiteLoader(tree: LocalFileTree(root: URL(fileURLWithPath: siteDir))).load()).plan(node: node)
+        times.append(Date().timeIntervalSince(start))
+    }
+    report("load + plan \(node)", times, target: 0.5)
+}
+
+if which == "rehearsal" || which == "all" {
+    let image = LabImage.cached()
+    guard image.isBuilt else {
+        print("rehearsal: no lab image; run 'pve2nix lab build' first")
+        exit(1)
+    }
+    let plan = Planner(site: site).plan(node: node)
+    var options = GenerateOptions()
+    options.acceptDropping = true
+    let host = HostGenerator(site: site, plan: plan, options: options).generate()
+    let (scenario, _) = RehearsalScenarioBuilder(site: site, plan: plan, generated: host, strategy: .vlanAwareBridge, reverseNICOrder: false).build()
+    var times: [Double] = []
+    for _ in 0..<runs {
+        let start = Date()
+        let (result, _) = try QEMURehearsal(image: image).run(scenario!, variant: "bench") { _ in }
+        times.append(Date().timeIntervalSince(start))
+        if !result.passed { print("rehearsal: checks failed: \(result.failed.map(\.id))") }
+    }
+    report("rehearsal \(node) (wall, VM boot to power-off)", times, target: 60)
+}
