@@ -21,7 +21,7 @@ public struct GeneratedTreeWriter {
         return files.compactMap { file in
             let url = directory.appendingPathComponent(file.path)
             guard let existing = try? String(contentsOf: url, encoding: .utf8), existing != file.contents else { return nil }
-            if manifest[file.path] == Self.fingerprint(existing) { return nil }
+            if manifest[file.path] == Fingerprint.of(existing) { return nil }
             return Conflict(path: file.path, diff: Self.unifiedDiff(old: url, new: file.contents, label: file.path))
         }
     }
@@ -37,7 +37,7 @@ public struct GeneratedTreeWriter {
             if file.executable { try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: temporary.path) }
             _ = try? FileManager.default.removeItem(at: url)
             try FileManager.default.moveItem(at: temporary, to: url)
-            manifest[file.path] = Self.fingerprint(file.contents)
+            manifest[file.path] = Fingerprint.of(file.contents)
         }
         let text = manifest.keys.sorted().map { "\(manifest[$0]!)  \($0)" }.joined(separator: "\n") + "\n"
         try Data(text.utf8).write(to: directory.appendingPathComponent(Self.manifestName), options: .atomic)
@@ -51,15 +51,6 @@ public struct GeneratedTreeWriter {
             if parts.count == 2 { result[parts[1]] = parts[0] }
         }
         return result
-    }
-
-    static func fingerprint(_ text: String) -> String {
-        var hash: UInt64 = 0xcbf29ce484222325
-        for byte in text.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100000001b3
-        }
-        return String(hash, radix: 16)
     }
 
     /// `diff -u` between the file on disk and the new content.

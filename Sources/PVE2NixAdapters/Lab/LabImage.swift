@@ -17,13 +17,7 @@ public struct LabImage: Sendable {
         if let dir = environment["PVE2NIX_LAB_CACHE"] { base = URL(fileURLWithPath: dir) }
         else if let xdg = environment["XDG_CACHE_HOME"] { base = URL(fileURLWithPath: xdg).appendingPathComponent("pve2nix/lab") }
         else { base = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/pve2nix/lab") }
-        return LabImage(directory: base.appendingPathComponent("image-v\(LabImageRecipe.version)-\(fingerprint(LabImageRecipe.script))"))
-    }
-
-    static func fingerprint(_ text: String) -> String {
-        var hash: UInt64 = 0xcbf29ce484222325
-        for byte in text.utf8 { hash ^= UInt64(byte); hash = hash &* 0x100000001b3 }
-        return String(hash, radix: 16)
+        return LabImage(directory: base.appendingPathComponent("image-v\(LabImageRecipe.version)-\(Fingerprint.of(LabImageRecipe.script))"))
     }
 
     /// Builds the image unless it is cached. Progress goes to `log` line by line.

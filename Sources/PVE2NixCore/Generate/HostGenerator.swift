@@ -138,13 +138,8 @@ public struct GuestPort: Sendable, Hashable {
 /// A short, stable fingerprint of a plan for file headers (FNV-1a over its canonical text form).
 public enum PlanDigest {
     public static func of(_ plan: ConversionPlan) -> String {
-        var hash: UInt64 = 0xcbf29ce484222325
         let text = "\(plan.node)|\(plan.drain.moves.map { "\($0.vmid)>\($0.to?.rawValue ?? "-"):\($0.method.rawValue)" })|\(plan.disk?.byId.path ?? "-")|\(plan.network.interfaces.map(\.name))|\(plan.guests.map { "\($0.vmid)=\($0.rehome.rawValue)" })|\(plan.install.path.rawValue)"
-        for byte in text.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100000001b3
-        }
-        return String(hash, radix: 16)
+        return Fingerprint.of(text)
     }
 }
 
