@@ -1,0 +1,165 @@
+/// One request pve2nix can send to the Proxmox VE API (`/api2/json` + path). Every request the
+/// client sends is built here, so the schema conformance test sees all of them.
+public struct ProxmoxRequest: Sendable, Hashable, CustomStringConvertible {
+    public enum Method: String, Sendable, Hashable { case get = "GET", post = "POST", put = "PUT", delete = "DELETE" }
+
+    public var method: Method
+    /// The schema's path template, e.g. `/nodes/{node}/lxc/{vmid}/migrate`.
+    public var template: String
+    public var pathParameters: [String: ProxmoxValue]
+    /// Query parameters for GET/DELETE, the form body for POST/PUT.
+    public var parameters: [String: ProxmoxValue]
+    /// Root-only (no `permissions` in the schema): API tokens get 403, a ticket is needed.
+    public var requiresTicket: Bool
+
+    public init(_ method: Method, _ template: String, path: [String: ProxmoxValue] = [:], parameters: [String: ProxmoxValue] = [:], requiresTicket: Bool = false) {
+        self.method = method
+        self.template = template
+        self.pathParameters = path
+        self.parameters = parameters
+        self.requiresTicket = requiresTicket
+    }
+
+    /// The concrete path, parameters percent-encoded.
+    public var path: String {
+        var p = template
+        for (name, value) in pathParameters {
+            p = p.replacingOccurrences(of: "{\(name)}", with: ProxmoxValue.percentEncode(value.text))
+        }
+        return p
+    }
+
+    public var description: String { "\(method.rawValue) \(path)" }
+}
+
+/// A parameter value, typed as the schema types it.
+public enum ProxmoxValue: Sendable, Hashable {
+    case string(String), integer(Int), boolean(Bool), number(Double)
+
+    /// How the API takes it in a query or a form body (booleans as 0/1).
+    public var text: String {
+        switch self {
+        case .string(let s): s
+        case .integer(let i): String(i)
+        case .boolean(let b): b ? "1" : "0"
+        case .number(let d): d == d.rounded() ? String(Int(d)) : String(d)
+        }
+    }
+
+    public var schemaType: String {
+        switch self {
+        case .string: "string"
+        case .integer: "integer"
+        case .boolean: "boolean"
+        case .number: "number"
+        }
+    }
+
+    static func percentEncode(_ s: String) -> String {
+        var out = ""
+        for byte in s.utf8 {
+            let c = Character(Unicode.Scalar(byte))
+            if c.isASCII && (c.isLetter || c.isNumber || "-._~".contains(c)) { out.append(c) } else { out += "%" + hex2(Int(byte)).uppercased() }
+        }
+        return out
+    }
+}
+
+/// The catalogue: every call pve2nix makes.
+extension ProxmoxRequest {
+    public static func clusterStatus() -> Self { .init(.get, "/cluster/status") }
+    public static func clusterResources() -> Self { .init(.get, "/cluster/resources", parameters: ["type": .string("vm")]) }
+    public static func haResources() -> Self { .init(.get, "/cluster/ha/resources") }
+    public static func haStatus() -> Self { .init(.get, "/cluster/ha/status/current") }
+    public static func nodes() -> Self { .init(.get, "/nodes") }
+    public static func nodeStatus(_ node: NodeName) -> Self { .init(.get, "/nodes/{node}/status", path: ["node": .string(node.rawValue)]) }
+    public static func nodeNetwork(_ node: NodeName) -> Self { .init(.get, "/nodes/{node}/network", path: ["node": .string(node.rawValue)]) }
+    public static func nextID() -> Self { .init(.get, "/cluster/nextid") }
+    public static func clusterNodes() -> Self { .init(.get, "/cluster/config/nodes") }
+
+    public static func guestConfig(_ kind: GuestKind, node: NodeName, vmid: VMID) -> Self {
+        .init(.get, "/nodes/{node}/\(kind.apiSegment)/{vmid}/config", path: ["node": .string(node.rawValue), "vmid": .integer(vmid.rawValue)])
+    }
+
+    /// The VM migration precondition: allowed nodes, local disks and resources.
+    public static func migratePrecondition(node: NodeName, vmid: VMID, target: NodeName) -> Self {
+        .init(.get, "/nodes/{node}/qemu/{vmid}/migrate", path: ["node": .string(node.rawValue), "vmid": .integer(vmid.rawValue)], parameters: ["target": .string(target.rawValue)])
+    }
+
+    public static func migrateVM(node: NodeName, vmid: VMID, target: NodeName, online: Bool, withLocalDisks: Bool, targetStorage: String? = nil, bandwidthLimitKiB: Int? = nil) -> Self {
+        var p: [String: ProxmoxValue] = ["target": .string(target.rawValue)]
+        if online { p["online"] = .boolean(true) }
+        if withLocalDisks { p["with-local-disks"] = .boolean(true) }
+        if let s = targetStorage { p["targetstorage"] = .string(s) }
+        if let b = bandwidthLimitKiB { p["bwlimit"] = .integer(b) }
+        return .init(.post, "/nodes/{node}/qemu/{vmid}/migrate", path: ["node": .string(node.rawValue), "vmid": .integer(vmid.rawValue)], parameters: p)
+    }
+
+    /// Containers cannot live-migrate: a running one needs `restart`; on shutdown timeout the
+    /// migration fails and the container keeps running.
+    public static func migrateCT(node: NodeName, vmid: VMID, target: NodeName, restart: Bool, shutdownTimeout: Int = 180, targetStorage: String? = nil) -> Self {
+        var p: [String: ProxmoxValue] = ["target": .string(target.rawValue)]
+        if restart { p["restart"] = .boolean(true); p["timeout"] = .integer(shutdownTimeout) }
+        if let s = targetStorage { p["target-storage"] = .string(s) }
+        return .init(.post, "/nodes/{node}/lxc/{vmid}/migrate", path: ["node": .string(node.rawValue), "vmid": .integer(vmid.rawValue)], parameters: p)
+    }
+
+    public static func vzdump(node: NodeName, vmid: VMID, storage: String, mode: String = "snapshot") -> Self {
+        .init(.post, "/nodes/{node}/vzdump", path: ["node": .string(node.rawValue)],
+              parameters: ["vmid": .string(String(vmid.rawValue)), "storage": .string(storage), "mode": .string(mode), "compress": .string("zstd")])
+    }
+
+    public static func restoreVM(node: NodeName, vmid: VMID, archive: String, storage: String, start: Bool) -> Self {
+        .init(.post, "/nodes/{node}/qemu", path: ["node": .string(node.rawValue)],
+              parameters: ["vmid": .integer(vmid.rawValue), "archive": .string(archive), "storage": .string(storage), "start": .boolean(start)])
+    }
+
+    /// `storage` defaults to `local` on the API side: always passed.
+    public static func restoreCT(node: NodeName, vmid: VMID, archive: String, storage: String, start: Bool) -> Self {
+        .init(.post, "/nodes/{node}/lxc", path: ["node": .string(node.rawValue)],
+              parameters: ["vmid": .integer(vmid.rawValue), "ostemplate": .string(archive), "restore": .boolean(true), "storage": .string(storage), "start": .boolean(start)])
+    }
+
+    public static func deleteGuest(_ kind: GuestKind, node: NodeName, vmid: VMID) -> Self {
+        .init(.delete, "/nodes/{node}/\(kind.apiSegment)/{vmid}", path: ["node": .string(node.rawValue), "vmid": .integer(vmid.rawValue)], parameters: ["purge": .boolean(true)])
+    }
+
+    public static func taskStatus(node: NodeName, upid: String) -> Self {
+        .init(.get, "/nodes/{node}/tasks/{upid}/status", path: ["node": .string(node.rawValue), "upid": .string(upid)])
+    }
+
+    public static func storageContent(node: NodeName, storage: String, vmid: VMID) -> Self {
+        .init(.get, "/nodes/{node}/storage/{storage}/content", path: ["node": .string(node.rawValue), "storage": .string(storage)],
+              parameters: ["content": .string("backup"), "vmid": .integer(vmid.rawValue)])
+    }
+
+    /// Root-only: removing a node from the cluster needs a ticket, and quorum.
+    public static func removeClusterNode(_ node: NodeName) -> Self {
+        .init(.delete, "/cluster/config/nodes/{node}", path: ["node": .string(node.rawValue)], requiresTicket: true)
+    }
+
+    public static func ticket(username: String, password: String) -> Self {
+        .init(.post, "/access/ticket", parameters: ["username": .string(username), "password": .string(password)])
+    }
+
+    /// Everything the catalogue can build, with sample arguments, for the schema test.
+    public static var catalogue: [ProxmoxRequest] {
+        let n = NodeName("pve1"), t = NodeName("pve2"), id = VMID(100)
+        return [
+            clusterStatus(), clusterResources(), haResources(), haStatus(), nodes(), nodeStatus(n), nodeNetwork(n), nextID(), clusterNodes(),
+            guestConfig(.qemu, node: n, vmid: id), guestConfig(.lxc, node: n, vmid: id), migratePrecondition(node: n, vmid: id, target: t),
+            migrateVM(node: n, vmid: id, target: t, online: true, withLocalDisks: true, targetStorage: "local-lvm", bandwidthLimitKiB: 100_000),
+            migrateCT(node: n, vmid: id, target: t, restart: true, targetStorage: "local-lvm"),
+            vzdump(node: n, vmid: id, storage: "backup"), restoreVM(node: n, vmid: id, archive: "backup:backup/vzdump-qemu-100.vma.zst", storage: "local-lvm", start: true),
+            restoreCT(node: n, vmid: id, archive: "backup:backup/vzdump-lxc-100.tar.zst", storage: "local-lvm", start: true),
+            deleteGuest(.qemu, node: n, vmid: id), deleteGuest(.lxc, node: n, vmid: id),
+            taskStatus(node: n, upid: "UPID:pve1:00001234:00ABCDEF:6745A1B2:qmigrate:100:root@pam:"),
+            storageContent(node: n, storage: "backup", vmid: id), removeClusterNode(n), ticket(username: "root@pam", password: "secret"),
+        ]
+    }
+}
+
+extension GuestKind {
+    /// The API path segment: `qemu` or `lxc`.
+    public var apiSegment: String { rawValue }
+}
