@@ -15,10 +15,12 @@ let package = Package(
         .target(name: "PVE2NixCore"),
         // Human-readable renderings of plans and sites (JSON comes from Codable).
         .target(name: "PVE2NixViews", dependencies: ["PVE2NixCore"]),
+        // The effect seams (Proxmox API, journal, clock) and the executor that drives a plan through them.
+        .target(name: "PVE2NixRuntime", dependencies: ["PVE2NixCore"]),
         // Live implementations of the effect seams (file system today).
         .target(name: "PVE2NixAdapters", dependencies: ["PVE2NixCore"]),
         // Fakes and fixture loaders shared by tests.
-        .target(name: "PVE2NixTesting", dependencies: ["PVE2NixCore", "PVE2NixAdapters"]),
+        .target(name: "PVE2NixTesting", dependencies: ["PVE2NixCore", "PVE2NixAdapters", "PVE2NixRuntime"]),
         .executableTarget(
             name: "pve2nix",
             dependencies: [
@@ -30,7 +32,7 @@ let package = Package(
         .executableTarget(name: "pve2nix-bench", dependencies: ["PVE2NixCore", "PVE2NixAdapters"]),
         .testTarget(
             name: "PVE2NixCoreTests",
-            dependencies: ["PVE2NixCore", "PVE2NixAdapters", "PVE2NixViews", "PVE2NixTesting"],
+            dependencies: ["PVE2NixCore", "PVE2NixAdapters", "PVE2NixViews", "PVE2NixRuntime", "PVE2NixTesting"],
             resources: []
         ),
     ],

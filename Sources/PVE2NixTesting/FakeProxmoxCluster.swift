@@ -1,0 +1,158 @@
+import PVE2NixCore
+import PVE2NixRuntime
+
+/// An in-memory Proxmox VE cluster behind the same `ProxmoxAPI` the live client implements:
+/// migrations are tasks with UPIDs that take a few polls, guests are locked while they move,
+/// requests fail without quorum or to an offline node, HA-managed guests move only after their
+/// task has ended, and faults can be injected.
+public actor FakeProxmoxCluster: ProxmoxAPI {
+    public struct Guest: Sendable {
+        public var kind: GuestKind
+        public var name: String
+        public var node: NodeName
+        public var status: String
+        public var lock: String?
+        public var haManaged: Bool
+        public var template: Bool
+    }
+
+    struct PendingTask {
+        var node: NodeName
+        var pollsLeft: Int
+        var exitStatus: String
+        var vmid: VMID
+        var target: NodeName
+        var neverEnds: Bool
+    }
+
+    public private(set) var guests: [VMID: Guest] = [:]
+    public private(set) var online: [NodeName: Bool] = [:]
+    public var quorate = true
+    /// Every migration request accepted, by guest: a drain must never start one twice.
+    public private(set) var migrationRequests: [VMID: Int] = [:]
+    private var tasks: [String: PendingTask] = [:]
+    private var haMoves: [VMID: (target: NodeName, pollsLeft: Int)] = [:]
+    private var taskCounter = 0x1000
+
+    // Faults.
+    public var failingMigrations: [VMID: String] = [:]
+    public var neverEndingMigrations: Set<VMID> = []
+    public var transientFailures = 0
+    public var taskPolls = 2
+
+    public init(site: Site) {
+        for member in site.memberNames { online[member] = site.isOnline(member) }
+        quorate = site.cluster?.quorate ?? true
+        for r in site.resources {
+            guests[r.vmid] = Guest(kind: r.kind, name: r.name, node: r.node, status: r.status, lock: r.lock,
+                                   haManaged: site.haResources.contains { $0.vmid == r.vmid }, template: r.template)
+        }
+    }
+
+    public func setOnline(_ node: NodeName, _ value: Bool) { online[node] = value }
+    public func setQuorate(_ value: Bool) { quorate = value }
+    public func failMigration(_ vmid: VMID, with message: String) { failingMigrations[vmid] = message }
+    public func neverFinish(_ vmid: VMID) { neverEndingMigrations.insert(vmid) }
+    public func failNextReads(_ count: Int) { transientFailures = count }
+
+    public func guests(on node: NodeName) -> [VMID] { guests.filter { $0.value.node == node }.map(\.key).sorted() }
+
+    public func send(_ request: ProxmoxRequest) async throws -> JSONValue {
+        let where_ = "\(request)"
+        // Time passes with every request: tasks run on their own, as on a real cluster.
+        tick()
+        if request.method == .get, transientFailures > 0 {
+            transientFailures -= 1
+            throw ProxmoxAPIError(status: 503, reason: "Service Unavailable", request: where_)
+        }
+        switch (request.method, request.template) {
+        case (.get, "/cluster/status"):
+            var items: [JSONValue] = [.object([("type", .string("cluster", line: 0)), ("quorate", .number(quorate ? 1 : 0, line: 0))], line: 0)]
+            for (node, up) in online.sorted(by: { $0.key < $1.key }) {
+                items.append(.object([("type", .string("node", line: 0)), ("name", .string(node.rawValue, line: 0)), ("online", .number(up ? 1 : 0, line: 0))], line: 0))
+            }
+            return .array(items, line: 0)
+        case (.get, "/cluster/resources"):
+            advanceHA()
+            return .array(guests.sorted { $0.key < $1.key }.map { id, g in
+                var members: [(key: String, value: JSONValue)] = [
+                    ("vmid", .number(Double(id.rawValue), line: 0)), ("type", .string(g.kind.rawValue, line: 0)), ("name", .string(g.name, line: 0)),
+                    ("node", .string(g.node.rawValue, line: 0)), ("status", .string(g.status, line: 0)), ("template", .number(g.template ? 1 : 0, line: 0)),
+                ]
+                if let lock = g.lock { members.append(("lock", .string(lock, line: 0))) }
+                return .object(members, line: 0)
+            }, line: 0)
+        case (.post, "/nodes/{node}/qemu/{vmid}/migrate"), (.post, "/nodes/{node}/lxc/{vmid}/migrate"):
+            return try migrate(request)
+        case (.get, "/nodes/{node}/tasks/{upid}/status"):
+            guard case .string(let upid)? = request.pathParameters["upid"], let task = tasks[upid] else {
+                throw ProxmoxAPIError(status: 500, reason: "no such task", request: where_)
+            }
+            guard task.pollsLeft <= 0, !task.neverEnds else { return .object([("status", .string("running", line: 0))], line: 0) }
+            return .object([("status", .string("stopped", line: 0)), ("exitstatus", .string(task.exitStatus, line: 0))], line: 0)
+        default:
+            throw ProxmoxAPIError(status: 501, reason: "Method '\(request.method.rawValue) \(request.template)' not implemented", request: where_)
+        }
+    }
+
+    private func migrate(_ request: ProxmoxRequest) throws -> JSONValue {
+        let where_ = "\(request)"
+        guard case .string(let nodeName)? = request.pathParameters["node"], case .integer(let id)? = request.pathParameters["vmid"],
+              case .string(let targetName)? = request.parameters["target"] else {
+            throw ProxmoxAPIError(status: 400, reason: "Parameter verification failed.", parameterErrors: ["target": "property is missing and it is not optional"], request: where_)
+        }
+        let vmid = VMID(id), node = NodeName(nodeName), target = NodeName(targetName)
+        guard quorate else { throw ProxmoxAPIError(status: 500, reason: "cluster not ready - no quorum?", request: where_) }
+        guard var guest = guests[vmid], guest.node == node else {
+            throw ProxmoxAPIError(status: 500, reason: "Configuration file 'nodes/\(node)/\(vmid).conf' does not exist", request: where_)
+        }
+        guard online[target] == true else { throw ProxmoxAPIError(status: 500, reason: "target node '\(target)' is not online", request: where_) }
+        if let lock = guest.lock { throw ProxmoxAPIError(status: 500, reason: "VM is locked (\(lock))", request: where_) }
+        if guest.kind == .lxc, guest.status == "running", request.parameters["restart"] == nil {
+            throw ProxmoxAPIError(status: 500, reason: "lxc live migration is currently not implemented (use restart mode)", request: where_)
+        }
+        migrationRequests[vmid, default: 0] += 1
+        taskCounter += 1
+        let upid = "UPID:\(node):\(String(taskCounter, radix: 16, uppercase: true).leftPadded(8)):00ABCDEF:6745A1B2:\(guest.kind == .qemu ? "qmigrate" : "vzmigrate"):\(vmid):root@pam:"
+        guest.lock = "migrate"
+        guests[vmid] = guest
+        if guest.haManaged {
+            // HA: the task only queues the request; the CRM moves the guest later.
+            tasks[upid] = PendingTask(node: node, pollsLeft: 1, exitStatus: "OK", vmid: vmid, target: target, neverEnds: false)
+            haMoves[vmid] = (target, 2)
+        } else {
+            tasks[upid] = PendingTask(node: node, pollsLeft: taskPolls, exitStatus: failingMigrations[vmid] ?? "OK", vmid: vmid, target: target,
+                                      neverEnds: neverEndingMigrations.contains(vmid))
+        }
+        return .string(upid, line: 0)
+    }
+
+    private func tick() {
+        for (upid, task) in tasks where task.pollsLeft > 0 && !task.neverEnds {
+            tasks[upid]!.pollsLeft -= 1
+            guard tasks[upid]!.pollsLeft == 0 else { continue }
+            if task.exitStatus != "OK" {
+                guests[task.vmid]?.lock = nil
+            } else if haMoves[task.vmid] == nil {
+                guests[task.vmid]?.node = task.target
+                guests[task.vmid]?.lock = nil
+            }
+        }
+    }
+
+    private func advanceHA() {
+        for (vmid, move) in haMoves {
+            if move.pollsLeft <= 1 {
+                guests[vmid]?.node = move.target
+                guests[vmid]?.lock = nil
+                haMoves[vmid] = nil
+            } else {
+                haMoves[vmid] = (move.target, move.pollsLeft - 1)
+            }
+        }
+    }
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
+}
