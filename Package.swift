@@ -9,6 +9,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // Pure values and logic: model, parsers, planners. No I/O.
@@ -18,9 +21,25 @@ let package = Package(
         // The effect seams (Proxmox API, journal, clock) and the executor that drives a plan through them.
         .target(name: "PVE2NixRuntime", dependencies: ["PVE2NixCore"]),
         // Live implementations of the effect seams (file system today).
-        .target(name: "PVE2NixAdapters", dependencies: ["PVE2NixCore"]),
+        .target(
+            name: "PVE2NixAdapters",
+            dependencies: [
+                "PVE2NixCore", "PVE2NixRuntime",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         // Fakes and fixture loaders shared by tests.
-        .target(name: "PVE2NixTesting", dependencies: ["PVE2NixCore", "PVE2NixAdapters", "PVE2NixRuntime"]),
+        .target(
+            name: "PVE2NixTesting",
+            dependencies: [
+                "PVE2NixCore", "PVE2NixAdapters", "PVE2NixRuntime",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         .executableTarget(
             name: "pve2nix",
             dependencies: [

@@ -1,0 +1,185 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+import PVE2NixCore
+import PVE2NixRuntime
+
+/// The Proxmox VE simulator: the fake cluster served over HTTPS on loopback at `/api2/json`, with
+/// API-token and ticket authentication, root-only calls refusing tokens, and the API's error shape.
+/// The live client talks to it exactly as to a real node.
+public final class ProxmoxSimulatorServer: Sendable {
+    public struct Accounts: Sendable {
+        public var tokens: [String: String]
+        public var users: [String: String]
+        public init(tokens: [String: String] = [:], users: [String: String] = [:]) {
+            self.tokens = tokens
+            self.users = users
+        }
+    }
+
+    public let port: Int
+    private let channel: Channel
+    private let task: Task<Void, Never>
+
+    private init(port: Int, channel: Channel, task: Task<Void, Never>) {
+        self.port = port
+        self.channel = channel
+        self.task = task
+    }
+
+    /// Starts on 127.0.0.1 (port 0 picks a free one) with the given certificate and key (PEM).
+    public static func start(cluster: FakeProxmoxCluster, certificate: String, key: String, accounts: Accounts, port: Int = 0) async throws -> ProxmoxSimulatorServer {
+        let tls = TLSConfiguration.makeServerConfiguration(certificateChain: try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) },
+                                                           privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
+        let context = try NIOSSLContext(configuration: tls)
+        let router = SimulatorRouter(cluster: cluster, accounts: accounts)
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .bind(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
+                }
+            }
+        let boundPort = server.channel.localAddress?.port ?? port
+        let task = Task<Void, Never> {
+            _ = try? await withThrowingDiscardingTaskGroup { group in
+                try await server.executeThenClose { inbound in
+                    for try await connection in inbound {
+                        group.addTask { await Self.serve(connection, router: router) }
+                    }
+                }
+            }
+        }
+        return ProxmoxSimulatorServer(port: boundPort, channel: server.channel, task: task)
+    }
+
+    public func stop() async {
+        try? await channel.close()
+        task.cancel()
+        _ = await task.value
+    }
+
+    private static func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, router: SimulatorRouter) async {
+        try? await connection.executeThenClose { inbound, outbound in
+            var head: HTTPRequestHead?
+            var body = ByteBuffer()
+            for try await part in inbound {
+                switch part {
+                case .head(let h): head = h; body.clear()
+                case .body(var b): body.writeBuffer(&b)
+                case .end:
+                    guard let h = head else { continue }
+                    let (status, json) = await router.handle(method: h.method.rawValue, uri: h.uri, headers: h.headers, body: String(buffer: body))
+                    var headers = HTTPHeaders()
+                    headers.add(name: "Content-Type", value: "application/json;charset=UTF-8")
+                    let bytes = ByteBuffer(string: json)
+                    headers.add(name: "Content-Length", value: String(bytes.readableBytes))
+                    try await outbound.write(.head(HTTPResponseHead(version: h.version, status: status, headers: headers)))
+                    try await outbound.write(.body(.byteBuffer(bytes)))
+                    try await outbound.write(.end(nil))
+                }
+            }
+        }
+    }
+}
+
+/// Maps HTTP requests to catalogue requests and the fake cluster's answers to HTTP.
+actor SimulatorRouter {
+    let cluster: FakeProxmoxCluster
+    let accounts: ProxmoxSimulatorServer.Accounts
+    var tickets: [String: String] = [:]
+
+    init(cluster: FakeProxmoxCluster, accounts: ProxmoxSimulatorServer.Accounts) {
+        self.cluster = cluster
+        self.accounts = accounts
+    }
+
+    static let templates: [(method: String, template: String, rootOnly: Bool)] = {
+        var seen = Set<String>()
+        return ProxmoxRequest.catalogue.compactMap { r in seen.insert("\(r.method.rawValue) \(r.template)").inserted ? (r.method.rawValue, r.template, r.requiresTicket) : nil }
+    }()
+
+    func handle(method: String, uri: String, headers: HTTPHeaders, body: String) async -> (HTTPResponseStatus, String) {
+        let parts = uri.split(separator: "?", maxSplits: 1).map(String.init)
+        guard parts[0].hasPrefix("/api2/json/") else { return Self.error(.notImplemented, "Not Implemented") }
+        let path = String(parts[0].dropFirst("/api2/json".count))
+        var params = Self.form(parts.count > 1 ? parts[1] : "")
+        if method == "POST" || method == "PUT" { params.merge(Self.form(body)) { _, b in b } }
+
+        if method == "POST" && path == "/access/ticket" {
+            guard let user = params["username"], let password = params["password"], accounts.users[user] == password else {
+                return Self.error(HTTPResponseStatus(statusCode: 401, reasonPhrase: "authentication failure"), "authentication failure")
+            }
+            let ticket = "PVE:\(user):\(UUID().uuidString)", csrf = UUID().uuidString
+            tickets[ticket] = csrf
+            return (.ok, JSONValue.object([("data", .object([("ticket", .string(ticket, line: 0)), ("CSRFPreventionToken", .string(csrf, line: 0)), ("username", .string(user, line: 0))], line: 0))], line: 0).serialized)
+        }
+        guard let route = Self.templates.compactMap({ t -> (String, [String: String], Bool)? in
+            guard t.method == method, let captured = Self.match(t.template, path) else { return nil }
+            return (t.template, captured, t.rootOnly)
+        }).first else {
+            return Self.error(.notImplemented, "Method '\(method) \(path)' not implemented")
+        }
+        // Authentication: a token, or a ticket cookie (with its CSRF token on writes).
+        var viaToken = false
+        if let auth = headers.first(name: "Authorization"), auth.hasPrefix("PVEAPIToken=") {
+            let value = auth.dropFirst("PVEAPIToken=".count)
+            guard let eq = value.lastIndex(of: "="), accounts.tokens[String(value[..<eq])] == String(value[value.index(after: eq)...]) else {
+                return Self.error(HTTPResponseStatus(statusCode: 401, reasonPhrase: "invalid token value!"), "invalid token value!")
+            }
+            viaToken = true
+        } else if let cookie = headers.first(name: "Cookie"), let ticket = cookie.split(separator: ";").map({ $0.trimmingCharacters(in: .whitespaces) }).first(where: { $0.hasPrefix("PVEAuthCookie=") })?.dropFirst("PVEAuthCookie=".count),
+                  let csrf = tickets[String(ticket)] {
+            if method != "GET" && headers.first(name: "CSRFPreventionToken") != csrf {
+                return Self.error(HTTPResponseStatus(statusCode: 401, reasonPhrase: "Permission denied - invalid csrf token"), "Permission denied - invalid csrf token")
+            }
+        } else {
+            return Self.error(HTTPResponseStatus(statusCode: 401, reasonPhrase: "No ticket"), "No ticket")
+        }
+        if route.2 && viaToken {
+            return Self.error(HTTPResponseStatus(statusCode: 403, reasonPhrase: "Permission check failed (user != root@pam)"), "Permission check failed (user != root@pam)")
+        }
+        var request = ProxmoxRequest(ProxmoxRequest.Method(rawValue: method)!, route.0)
+        for (k, v) in route.1 { request.pathParameters[k] = k == "vmid" ? Int(v).map(ProxmoxValue.integer) ?? .string(v) : .string(v) }
+        for (k, v) in params { request.parameters[k] = .string(v) }
+        do {
+            let data = try await cluster.send(request)
+            return (.ok, JSONValue.object([("data", data)], line: 0).serialized)
+        } catch let e as ProxmoxAPIError {
+            var members: [(key: String, value: JSONValue)] = [("data", .null(line: 0))]
+            if !e.parameterErrors.isEmpty { members.append(("errors", .object(e.parameterErrors.map { ($0.key, .string($0.value, line: 0)) }, line: 0))) }
+            members.append(("message", .string(e.reason, line: 0)))
+            return (HTTPResponseStatus(statusCode: e.status, reasonPhrase: e.reason), JSONValue.object(members, line: 0).serialized)
+        } catch {
+            return Self.error(.internalServerError, "\(error)")
+        }
+    }
+
+    static func error(_ status: HTTPResponseStatus, _ message: String) -> (HTTPResponseStatus, String) {
+        (status, JSONValue.object([("data", .null(line: 0)), ("message", .string(message, line: 0))], line: 0).serialized)
+    }
+
+    static func match(_ template: String, _ path: String) -> [String: String]? {
+        let t = template.split(separator: "/"), p = path.split(separator: "/")
+        guard t.count == p.count else { return nil }
+        var captured: [String: String] = [:]
+        for (a, b) in zip(t, p) {
+            if a.hasPrefix("{") && a.hasSuffix("}") { captured[String(a.dropFirst().dropLast())] = String(b).removingPercentEncoding ?? String(b) }
+            else if a != b { return nil }
+        }
+        return captured
+    }
+
+    static func form(_ text: String) -> [String: String] {
+        var out: [String: String] = [:]
+        for pair in text.split(separator: "&") {
+            let kv = pair.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String($0) }
+            out[kv[0]] = kv.count > 1 ? kv[1] : ""
+        }
+        return out
+    }
+}

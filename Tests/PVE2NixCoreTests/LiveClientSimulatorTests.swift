@@ -1,0 +1,124 @@
+import Foundation
+import PVE2NixAdapters
+import PVE2NixCore
+import PVE2NixRuntime
+import PVE2NixTesting
+import Testing
+
+/// The live HTTPS client against the simulator on loopback, with a test CA: the same drain runs
+/// over real TLS, the client cannot tell it from a node.
+@Suite struct LiveClientSimulatorTests {
+    struct TestPKI {
+        let dir: URL
+        var ca: String { dir.appendingPathComponent("ca.pem").path }
+        var otherCA: String { dir.appendingPathComponent("other-ca.pem").path }
+        var cert: String { dir.appendingPathComponent("server.pem").path }
+        var key: String { dir.appendingPathComponent("server.key").path }
+    }
+
+    static func makePKI() throws -> TestPKI {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pve2nix-pki-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try "subjectAltName=IP:127.0.0.1,DNS:localhost\n".write(to: dir.appendingPathComponent("san.ext"), atomically: true, encoding: .utf8)
+        let script = """
+        set -e
+        openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj '/CN=pve2nix test CA' 2>/dev/null
+        openssl req -x509 -newkey rsa:2048 -nodes -keyout other-ca.key -out other-ca.pem -days 2 -subj '/CN=another CA' 2>/dev/null
+        openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj '/CN=localhost' 2>/dev/null
+        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile san.ext 2>/dev/null
+        """
+        let (status, _) = try ProcessOutput.run(URL(fileURLWithPath: "/bin/sh"), ["-c", script], in: dir)
+        #expect(status == 0)
+        return TestPKI(dir: dir)
+    }
+
+    static let site = Fixtures.loadSite(Fixtures.villa)
+    static let accounts = ProxmoxSimulatorServer.Accounts(tokens: ["pve2nix@pve!drain": "token-secret-123"], users: ["root@pam": "root-password-456"])
+
+    static func withSimulator(_ body: (FakeProxmoxCluster, ProxmoxSimulatorServer, TestPKI) async throws -> Void) async throws {
+        let pki = try makePKI()
+        defer { try? FileManager.default.removeItem(at: pki.dir) }
+        let cluster = FakeProxmoxCluster(site: site)
+        let server = try await ProxmoxSimulatorServer.start(cluster: cluster, certificate: pki.cert, key: pki.key, accounts: accounts)
+        do {
+            try await body(cluster, server, pki)
+        } catch {
+            await server.stop()
+            throw error
+        }
+        await server.stop()
+    }
+
+    static func endpoint(_ server: ProxmoxSimulatorServer) -> URL { URL(string: "https://127.0.0.1:\(server.port)")! }
+
+    @Test func drainsVillaOverHTTPS() async throws {
+        try await Self.withSimulator { cluster, server, pki in
+            let client = try LiveProxmoxClient(endpoint: Self.endpoint(server), credentials: .token(id: "pve2nix@pve!drain", secret: "token-secret-123"), trust: .caFile(pki.ca))
+            let plan = Planner(site: Self.site).plan(node: "villa-pve-01")
+            var executor = DrainExecutor(api: client, journal: InMemoryDrainJournal(), clock: ImmediateClock())
+            executor.limits.taskTimeout = .seconds(120)
+            let outcome = try await executor.run(plan.drain)
+            let movable = plan.drain.moves.filter { $0.method.movesGuest && $0.method != .backupRestore }
+            #expect(Set(outcome.moved) == Set(movable.map(\.vmid)))
+            for move in movable {
+                #expect(await cluster.guests[move.vmid]?.node == move.to)
+                #expect(await cluster.migrationRequests[move.vmid] == 1)
+            }
+            try await client.shutdown()
+        }
+    }
+
+    @Test func refusesPlainHTTPAndUntrustedCertificates() async throws {
+        #expect(throws: ProxmoxClientError.self) {
+            _ = try LiveProxmoxClient(endpoint: URL(string: "http://127.0.0.1:8006")!, credentials: .token(id: "a@pve!b", secret: "c"), trust: .insecureSkipVerification)
+        }
+        try await Self.withSimulator { _, server, pki in
+            let client = try LiveProxmoxClient(endpoint: Self.endpoint(server), credentials: .token(id: "pve2nix@pve!drain", secret: "token-secret-123"), trust: .caFile(pki.otherCA))
+            await #expect(throws: (any Error).self) { _ = try await client.send(.clusterStatus()) }
+            try await client.shutdown()
+        }
+    }
+
+    @Test func authenticationErrorsAndRootOnlyCalls() async throws {
+        try await Self.withSimulator { _, server, pki in
+            let wrong = try LiveProxmoxClient(endpoint: Self.endpoint(server), credentials: .token(id: "pve2nix@pve!drain", secret: "wrong-secret"), trust: .caFile(pki.ca))
+            do {
+                _ = try await wrong.send(.clusterStatus())
+                Issue.record("a wrong token was accepted")
+            } catch let e as ProxmoxAPIError {
+                #expect(e.status == 401)
+                #expect(!e.description.contains("wrong-secret"))
+            }
+            try await wrong.shutdown()
+
+            let token = try LiveProxmoxClient(endpoint: Self.endpoint(server), credentials: .token(id: "pve2nix@pve!drain", secret: "token-secret-123"), trust: .caFile(pki.ca))
+            do {
+                _ = try await token.send(.removeClusterNode("villa-pve-01"))
+                Issue.record("a token passed a root-only call")
+            } catch let e as ProxmoxAPIError {
+                #expect(e.status == 403)
+            }
+            // Parameter errors come back per parameter.
+            do {
+                _ = try await token.send(ProxmoxRequest(.post, "/nodes/{node}/qemu/{vmid}/migrate", path: ["node": .string("villa-pve-01"), "vmid": .integer(120)]))
+                Issue.record("a migration without target was accepted")
+            } catch let e as ProxmoxAPIError {
+                #expect(e.status == 400)
+                #expect(e.parameterErrors["target"] != nil)
+            }
+            try await token.shutdown()
+
+            // A ticket (username/password) gets past the root-only check; CSRF goes with writes.
+            let root = try LiveProxmoxClient(endpoint: Self.endpoint(server), credentials: .password(username: "root@pam", password: "root-password-456"), trust: .caFile(pki.ca))
+            let status = try await root.send(.clusterStatus())
+            #expect(status.arrayValue?.isEmpty == false)
+            do {
+                _ = try await root.send(.removeClusterNode("villa-pve-01"))
+            } catch let e as ProxmoxAPIError {
+                #expect(e.status == 501)
+                #expect(!e.description.contains("root-password-456"))
+            }
+            try await root.shutdown()
+        }
+    }
+}
