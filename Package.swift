@@ -6,12 +6,14 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "pve2nix", targets: ["pve2nix"]),
+        .executable(name: "pve2nix-simulator", targets: ["pve2nix-simulator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // Pure values and logic: model, parsers, planners. No I/O.
@@ -27,6 +29,7 @@ let package = Package(
                 "PVE2NixCore", "PVE2NixRuntime",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         // Fakes and fixture loaders shared by tests.
@@ -46,6 +49,11 @@ let package = Package(
                 "PVE2NixCore", "PVE2NixAdapters", "PVE2NixViews",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        // The Proxmox VE simulator for tests and demos.
+        .executableTarget(
+            name: "pve2nix-simulator",
+            dependencies: ["PVE2NixCore", "PVE2NixAdapters", "PVE2NixTesting", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Benchmarks: whole-operation timings against their targets, printed as ratios.
         .executableTarget(name: "pve2nix-bench", dependencies: ["PVE2NixCore", "PVE2NixAdapters"]),

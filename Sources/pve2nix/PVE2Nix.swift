@@ -1,7 +1,7 @@
 import ArgumentParser
 
 @main
-struct PVE2Nix: ParsableCommand {
+struct PVE2Nix: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pve2nix",
         abstract: "Convert a Proxmox VE cluster node into a NixOS service host, one node at a time.",
@@ -14,7 +14,7 @@ struct PVE2Nix: ParsableCommand {
           pve2nix inspect --site Examples/villa --node villa-pve-01
         """,
         version: "0.1.0",
-        subcommands: [Plan.self, Inspect.self, Generate.self, Rehearse.self, Lab.self]
+        subcommands: [Plan.self, Inspect.self, Generate.self, Rehearse.self, Lab.self, Drain.self, Status.self]
     )
 }
 

@@ -1,0 +1,48 @@
+import ArgumentParser
+import Foundation
+import PVE2NixAdapters
+import PVE2NixCore
+import PVE2NixTesting
+
+@main
+struct PVE2NixSimulator: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pve2nix-simulator",
+        abstract: "A Proxmox VE API simulator over HTTPS on loopback, seeded from a capture bundle.",
+        discussion: """
+        Serves /api2/json with the bundle's cluster: migrations are tasks that take time, guests lock while they move, HA guests move after their task, requests fail without quorum or to offline nodes. The token secret and the password come from the environment: PVE2NIX_SIM_TOKEN_SECRET, PVE2NIX_SIM_PASSWORD.
+
+        Example:
+          PVE2NIX_SIM_TOKEN_SECRET=sim-secret pve2nix-simulator --site Examples/villa --cert server.pem --key server.key --port 8006 --token-id 'pve2nix@pve!drain'
+        """
+    )
+
+    @Option(help: "The capture bundle that seeds the cluster.") var site: String
+    @Option(help: "TLS certificate (PEM).") var cert: String
+    @Option(help: "TLS private key (PEM).") var key: String
+    @Option(help: "Port on 127.0.0.1 (0 picks one).") var port: Int = 8006
+    @Option(help: "An API token id accepted with PVE2NIX_SIM_TOKEN_SECRET.") var tokenID: String?
+    @Option(help: "A user accepted with PVE2NIX_SIM_PASSWORD (tickets).") var user: String = "root@pam"
+    @Option(help: "Make the migration of this guest fail.") var failMigration: [Int] = []
+    @Option(help: "Make the migration task of this guest never end.") var neverFinish: [Int] = []
+    @Option(help: "Take this node offline.") var offline: [String] = []
+    @Flag(help: "Start without quorum.") var noQuorum = false
+    @Option(help: "Answer this many reads with 503 first.") var flakyReads: Int = 0
+
+    func run() async throws {
+        let bundle = SiteLoader(tree: LocalFileTree(root: URL(fileURLWithPath: site))).load()
+        let cluster = FakeProxmoxCluster(site: bundle)
+        for id in failMigration { await cluster.failMigration(VMID(id), with: "migration aborted (simulated)") }
+        for id in neverFinish { await cluster.neverFinish(VMID(id)) }
+        for n in offline { await cluster.setOnline(NodeName(n), false) }
+        if noQuorum { await cluster.setQuorate(false) }
+        await cluster.failNextReads(flakyReads)
+        let env = ProcessInfo.processInfo.environment
+        var accounts = ProxmoxSimulatorServer.Accounts()
+        if let id = tokenID, let secret = env["PVE2NIX_SIM_TOKEN_SECRET"] { accounts.tokens[id] = secret }
+        if let password = env["PVE2NIX_SIM_PASSWORD"] { accounts.users[user] = password }
+        let server = try await ProxmoxSimulatorServer.start(cluster: cluster, certificate: cert, key: key, accounts: accounts, port: port)
+        FileHandle.standardOutput.write(Data("pve2nix-simulator: serving \(bundle.cluster?.name ?? "cluster") on https://127.0.0.1:\(server.port)\n".utf8))
+        while true { try await Task.sleep(for: .seconds(3600)) }
+    }
+}

@@ -1,0 +1,193 @@
+import ArgumentParser
+import Foundation
+import PVE2NixAdapters
+import PVE2NixCore
+import PVE2NixRuntime
+
+/// Where a node's drain journal lives unless --journal says otherwise.
+enum JournalLocation {
+    static func path(for node: String, explicit: String?) -> String {
+        if let explicit { return explicit }
+        let env = ProcessInfo.processInfo.environment
+        let base = env["XDG_STATE_HOME"].map { URL(fileURLWithPath: $0) } ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".local/state")
+        return base.appendingPathComponent("pve2nix/\(node).journal.sqlite").path
+    }
+}
+
+/// Writes a record, then (test hook) SIGKILLs this process after the N-th one, to prove resumption.
+final class CrashHookJournal: DrainJournal, @unchecked Sendable {
+    let inner: SQLiteDrainJournal
+    let crashAfter: Int?
+    private var written = 0
+    private let lock = NSLock()
+    init(_ inner: SQLiteDrainJournal, crashAfter: Int?) { self.inner = inner; self.crashAfter = crashAfter }
+    func records() async throws -> [DrainRecord] { try await inner.records() }
+    func append(_ record: DrainRecord) async throws {
+        try await inner.append(record)
+        let n = lock.withLock { written += 1; return written }
+        if let crashAfter, n == crashAfter { kill(getpid(), SIGKILL) }
+    }
+}
+
+extension PVE2Nix {
+    struct Drain: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Move every guest off the node through the Proxmox VE API, journaled and resumable.",
+            discussion: """
+            Carries out the plan's drain one guest at a time: right before each move it checks quorum, the target and where the guest really is; it waits on each task by its UPID with a bound, and for HA-managed guests until HA shows them on the target. Every step is written to a SQLite journal before and after it acts; run the same command again after any crash or error and it resumes, never starting a migration twice. Only one drain of a node runs at a time.
+
+            Credentials come from the environment, never the command line:
+              PVE2NIX_TOKEN_ID=user@realm!name and PVE2NIX_TOKEN_SECRET (or PVE2NIX_TOKEN_SECRET_FILE), or
+              PVE2NIX_USER and PVE2NIX_PASSWORD (or PVE2NIX_PASSWORD_FILE) for a ticket.
+
+            Examples:
+              PVE2NIX_TOKEN_ID='pve2nix@pve!drain' PVE2NIX_TOKEN_SECRET_FILE=~/.pve2nix-token \\
+                pve2nix drain villa-pve-01 --site Examples/villa --endpoint https://10.1.10.12:8006 --ca-file pve-root-ca.pem
+              pve2nix status villa-pve-01
+            """
+        )
+
+        @Argument(help: ArgumentHelp("The node to empty.", valueName: "node"))
+        var node: String
+
+        @OptionGroup var options: SiteOptions
+
+        @Option(name: .long, help: ArgumentHelp("A cluster node's API, e.g. https://10.1.10.12:8006 (a peer, not the node being drained).", valueName: "url"))
+        var endpoint: String
+
+        @Option(name: .long, help: ArgumentHelp("The cluster CA (/etc/pve/pve-root-ca.pem) to verify the API's certificate.", valueName: "file"))
+        var caFile: String?
+
+        @Flag(name: .long, help: "DANGEROUS: do not verify the API's TLS certificate.")
+        var insecureSkipTLSVerify = false
+
+        @Flag(name: .long, help: "DANGEROUS: allow a plain http:// endpoint (credentials travel in clear).")
+        var allowPlainHTTP = false
+
+        @Option(name: .long, help: ArgumentHelp("The journal file (default: $XDG_STATE_HOME/pve2nix/<node>.journal.sqlite).", valueName: "file"))
+        var journal: String?
+
+        @Option(name: .long, help: "Seconds between polls of a task or of HA.")
+        var pollInterval: Double = 2
+
+        @Option(name: .long, help: "Give up waiting for one migration task after this many seconds.")
+        var taskTimeout: Double = 3600
+
+        @Flag(name: .long, help: "Skip the health probes from site.toml after each move.")
+        var noHealthChecks = false
+
+        func validate() throws {
+            if caFile == nil && !insecureSkipTLSVerify && !endpoint.hasPrefix("http://") {
+                throw ValidationError("give --ca-file with the cluster's pve-root-ca.pem (or, knowingly, --insecure-skip-tls-verify)")
+            }
+            guard pollInterval > 0, taskTimeout >= pollInterval else { throw ValidationError("--poll-interval must be positive and below --task-timeout") }
+        }
+
+        func run() async throws {
+            let site = try BundleReading.load(options.site)
+            let plan = Planner(site: site).plan(node: NodeName(node))
+            guard site.node(NodeName(node)) != nil else { throw ValidationError("the bundle has no node '\(node)'") }
+            let credentials = try Self.credentials()
+            if insecureSkipTLSVerify { FileHandle.standardError.write(Data("pve2nix: WARNING: TLS verification is OFF: anyone on the path can read the credentials.\n".utf8)) }
+            guard let url = URL(string: endpoint) else { throw ValidationError("--endpoint \(endpoint) is not a URL") }
+            let client = try LiveProxmoxClient(endpoint: url, credentials: credentials,
+                                               trust: caFile.map { .caFile($0) } ?? .insecureSkipVerification, allowPlainHTTP: allowPlainHTTP)
+            let journalPath = JournalLocation.path(for: node, explicit: journal)
+            let lock = try DrainLock(journalPath: journalPath)
+            let store = try SQLiteDrainJournal(path: journalPath)
+            let crashAfter = ProcessInfo.processInfo.environment["PVE2NIX_TEST_CRASH_AFTER_RECORDS"].flatMap(Int.init)
+            var executor = DrainExecutor(api: client, journal: CrashHookJournal(store, crashAfter: crashAfter), clock: ContinuousClock())
+            executor.limits.pollInterval = .milliseconds(Int(pollInterval * 1000))
+            executor.limits.taskTimeout = .milliseconds(Int(taskTimeout * 1000))
+            if !noHealthChecks {
+                let probes = site.intent.probes
+                executor.healthCheck = { move in await NetworkHealthProber().failures(of: probes.filter { $0.guest == move.vmid }) }
+            }
+            let total = plan.drain.moves.count
+            let counter = ProgressCounter()
+            executor.progress = { event in
+                switch event {
+                case .starting(_, let what): print("[\(counter.next())/\(total)] \(what)")
+                case .requested(_, let upid): print("      requested \(upid)")
+                case .waiting(_, let what): print("      \(what)")
+                case .moved(let id, let target): print("      \(id) is on \(target)")
+                case .skipped(let id, let why): print("[\(counter.next())/\(total)] \(id): \(why)")
+                case .left(let id, let why): print("[\(counter.next())/\(total)] \(id) stays: \(why)")
+                }
+            }
+            print("Draining \(node) through \(endpoint) (\(credentials)); journal \(journalPath)")
+            do {
+                let outcome = try await executor.run(plan.drain)
+                try await client.shutdown()
+                _ = lock
+                print("Moved \(outcome.moved.count), already done \(outcome.alreadyDone.count), left \(outcome.left.count).")
+                for (id, why) in outcome.left.sorted(by: { $0.key < $1.key }) { print("  left: \(id): \(why)") }
+                for (id, failures) in outcome.healthFailures.sorted(by: { $0.key < $1.key }) { print("  health: \(id): \(failures.joined(separator: "; "))") }
+                if !outcome.left.isEmpty || !outcome.healthFailures.isEmpty { throw ExitCode(1) }
+            } catch let error as DrainError {
+                try? await client.shutdown()
+                FileHandle.standardError.write(Data("pve2nix: drain stopped: \(error)\n".utf8))
+                throw ExitCode(1)
+            } catch let error as ProxmoxAPIError {
+                try? await client.shutdown()
+                FileHandle.standardError.write(Data("pve2nix: drain stopped: \(error). The journal says where things stand ('pve2nix status \(node)'); run the drain again to resume.\n".utf8))
+                throw ExitCode(1)
+            }
+        }
+
+        static func credentials() throws -> ProxmoxCredentials {
+            let env = ProcessInfo.processInfo.environment
+            func secret(_ name: String) throws -> String? {
+                if let v = env[name], !v.isEmpty { return v }
+                if let file = env[name + "_FILE"] {
+                    guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw ValidationError("cannot read \(name)_FILE (\(file))") }
+                    return text.trimmingCharacters(in: .whitespacesAndNewlines)
+                }
+                return nil
+            }
+            if let id = env["PVE2NIX_TOKEN_ID"], let s = try secret("PVE2NIX_TOKEN_SECRET") { return .token(id: id, secret: s) }
+            if let user = env["PVE2NIX_USER"], let p = try secret("PVE2NIX_PASSWORD") { return .password(username: user, password: p) }
+            throw ValidationError("no credentials: set PVE2NIX_TOKEN_ID and PVE2NIX_TOKEN_SECRET(_FILE), or PVE2NIX_USER and PVE2NIX_PASSWORD(_FILE)")
+        }
+    }
+
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show a node's drain journal: where every guest stands.",
+            discussion: "Example:\n  pve2nix status villa-pve-01"
+        )
+
+        @Argument(help: ArgumentHelp("The node.", valueName: "node"))
+        var node: String
+
+        @Option(name: .long, help: ArgumentHelp("The journal file.", valueName: "file"))
+        var journal: String?
+
+        @Flag(name: .long, help: "Print JSON.")
+        var json = false
+
+        func run() throws {
+            let path = JournalLocation.path(for: node, explicit: journal)
+            guard FileManager.default.fileExists(atPath: path) else { throw ValidationError("no journal at \(path): no drain of \(node) has run (or give --journal)") }
+            let store = try SQLiteDrainJournal(path: path)
+            let history = try store.history()
+            var latest: [VMID: DrainRecord] = [:]
+            for h in history { latest[h.record.vmid] = h.record }
+            if json {
+                print(try JSONOutput.encode(["journal": path, "schema": try store.schemaVersions().last ?? "", "records": String(history.count)]))
+                print(try JSONOutput.encode(latest.values.sorted { $0.vmid < $1.vmid }))
+                return
+            }
+            print("Drain journal of \(node): \(path) (schema \(try store.schemaVersions().last ?? "?"), \(history.count) records)")
+            for r in latest.values.sorted(by: { $0.vmid < $1.vmid }) {
+                print("  \(String(r.vmid.rawValue).padding(toLength: 6, withPad: " ", startingAt: 0)) \(r.phase.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)) \(r.target?.rawValue ?? "-")  \(r.detail)")
+            }
+        }
+    }
+}
+
+final class ProgressCounter: @unchecked Sendable {
+    private var n = 0
+    private let lock = NSLock()
+    func next() -> Int { lock.withLock { n += 1; return n } }
+}
