@@ -40,7 +40,10 @@ public actor FakeProxmoxCluster: ProxmoxAPI {
     public var transientFailures = 0
     public var taskPolls = 2
 
+    private let seed: Site
+
     public init(site: Site) {
+        seed = site
         for member in site.memberNames { online[member] = site.isOnline(member) }
         quorate = site.cluster?.quorate ?? true
         for r in site.resources {
@@ -82,6 +85,70 @@ public actor FakeProxmoxCluster: ProxmoxAPI {
                 if let lock = g.lock { members.append(("lock", .string(lock, line: 0))) }
                 return .object(members, line: 0)
             }, line: 0)
+        case (.get, "/nodes/{node}/status"):
+            guard case .string(let n)? = request.pathParameters["node"], let status = seed.node(NodeName(n))?.status, online[NodeName(n)] == true else {
+                throw ProxmoxAPIError(status: 595, reason: "No route to host", request: where_)
+            }
+            return Self.object([
+                ("memory", Self.object([("total", .number(Double(status.memoryTotalBytes), line: 0)), ("used", .number(Double(status.memoryUsedBytes), line: 0)),
+                                        ("free", .number(Double(status.memoryTotalBytes - status.memoryUsedBytes), line: 0))])),
+                ("cpuinfo", Self.object([("cpus", .number(Double(status.cpus), line: 0)), ("model", .string(status.cpuModel ?? "", line: 0))])),
+                ("pveversion", .string(status.pveVersion ?? "pve-manager/9.1.1/0", line: 0)),
+                ("kversion", .string(status.kernelVersion ?? "", line: 0)),
+            ])
+        case (.get, "/nodes/{node}/qemu/{vmid}/config"), (.get, "/nodes/{node}/lxc/{vmid}/config"):
+            let file = try configFile(request, where_)
+            var section = file.current
+            if case .string(let name)? = request.parameters["snapshot"] {
+                guard let snap = file.snapshots.first(where: { $0.name == name }) else { throw ProxmoxAPIError(status: 500, reason: "snapshot '\(name)' does not exist", request: where_) }
+                section = snap
+            }
+            var members: [(key: String, value: JSONValue)] = section.entries.map { ($0.key, .string($0.value, line: 0)) }
+            if !file.description.isEmpty && section.name.isEmpty { members.append(("description", .string(file.description, line: 0))) }
+            members.append(("digest", .string("0123456789abcdef0123456789abcdef01234567", line: 0)))
+            return .object(members, line: 0)
+        case (.get, "/nodes/{node}/qemu/{vmid}/pending"), (.get, "/nodes/{node}/lxc/{vmid}/pending"):
+            let file = try configFile(request, where_)
+            var items: [JSONValue] = file.current.entries.map { e in
+                var m: [(String, JSONValue)] = [("key", .string(e.key, line: 0)), ("value", .string(e.value, line: 0))]
+                if let p = file.pending?[e.key] { m.append(("pending", .string(p, line: 0))) }
+                return Self.object(m)
+            }
+            for e in file.pending?.entries ?? [] where file.current[e.key] == nil {
+                items.append(Self.object([("key", .string(e.key, line: 0)), ("pending", .string(e.value, line: 0))]))
+            }
+            return .array(items, line: 0)
+        case (.get, "/nodes/{node}/qemu/{vmid}/snapshot"), (.get, "/nodes/{node}/lxc/{vmid}/snapshot"):
+            let file = try configFile(request, where_)
+            var items = file.snapshots.map { s in Self.object([("name", .string(s.name, line: 0)), ("snaptime", .string(s["snaptime"] ?? "0", line: 0))]) }
+            items.append(Self.object([("name", .string("current", line: 0)), ("description", .string("You are here!", line: 0))]))
+            return .array(items, line: 0)
+        case (.get, "/storage"):
+            return .array(seed.storages.map { s in
+                Self.object([("storage", .string(s.id, line: 0)), ("type", .string(s.type, line: 0))]
+                            + s.properties.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value, line: 0)) })
+            }, line: 0)
+        case (.get, "/cluster/config/nodes"):
+            return .array((seed.corosync?.nodes ?? []).map { n in
+                Self.object([("name", .string(n.name.rawValue, line: 0)), ("nodeid", .number(Double(n.nodeID ?? 0), line: 0)),
+                             ("quorum_votes", .number(Double(n.quorumVotes), line: 0)), ("ring0_addr", .string(n.ringAddresses.first ?? "", line: 0))])
+            }, line: 0)
+        case (.get, "/cluster/ha/resources"):
+            return .array(seed.haResources.map { r in
+                Self.object([("sid", .string("\(r.kind == .lxc ? "ct" : "vm"):\(r.vmid)", line: 0)), ("state", .string(r.state, line: 0)),
+                             ("type", .string(r.kind == .lxc ? "ct" : "vm", line: 0))] + (r.group.map { [("group", JSONValue.string($0, line: 0))] } ?? []))
+            }, line: 0)
+        case (.get, "/cluster/ha/rules"):
+            return .array(seed.haRules.map { r in
+                Self.object([("rule", .string(r.rule, line: 0)), ("type", .string("node-affinity", line: 0)),
+                             ("resources", .string(r.vmids.map { "ct:\($0)" }.joined(separator: ","), line: 0)),
+                             ("nodes", .string(r.nodes.map(\.rawValue).joined(separator: ","), line: 0)), ("strict", .number(r.strict ? 1 : 0, line: 0))])
+            }, line: 0)
+        case (.get, "/cluster/ha/groups"):
+            return .array(seed.haGroups.map { g in
+                Self.object([("group", .string(g.group, line: 0)), ("nodes", .string(g.nodes.map(\.rawValue).joined(separator: ","), line: 0)),
+                             ("restricted", .number(g.restricted ? 1 : 0, line: 0))])
+            }, line: 0)
         case (.post, "/nodes/{node}/qemu/{vmid}/migrate"), (.post, "/nodes/{node}/lxc/{vmid}/migrate"):
             return try migrate(request)
         case (.get, "/nodes/{node}/tasks/{upid}/status"):
@@ -93,6 +160,22 @@ public actor FakeProxmoxCluster: ProxmoxAPI {
         default:
             throw ProxmoxAPIError(status: 501, reason: "Method '\(request.method.rawValue) \(request.template)' not implemented", request: where_)
         }
+    }
+
+    static func object(_ members: [(String, JSONValue)]) -> JSONValue { .object(members.map { (key: $0.0, value: $0.1) }, line: 0) }
+
+    /// The seed's config of a guest, or (for guests the bundle has no config of) a minimal one.
+    private func configFile(_ request: ProxmoxRequest, _ where_: String) throws -> GuestConfigFile {
+        guard case .integer(let id)? = request.pathParameters["vmid"], let guest = guests[VMID(id)] else {
+            throw ProxmoxAPIError(status: 500, reason: "Configuration file does not exist", request: where_)
+        }
+        let text = seed.nodes.compactMap { $0.guestConfigTexts[VMID(id)] }.first ?? {
+            let r = seed.resources.first { $0.vmid == VMID(id) }
+            let name = guest.kind == .qemu ? "name" : "hostname"
+            let disk = guest.kind == .qemu ? "scsi0: local-lvm:vm-\(id)-disk-0,size=32G" : "rootfs: local-lvm:vm-\(id)-disk-0,size=8G"
+            return "\(name): \(guest.name)\nmemory: \((r?.maxMemoryBytes ?? 536_870_912) >> 20)\ncores: \(max(1, Int(r?.maxCPU ?? 1)))\n\(disk)\n"
+        }()
+        return GuestConfigParser.parse(text, kind: guest.kind, vmid: VMID(id), file: "")
     }
 
     private func migrate(_ request: ProxmoxRequest) throws -> JSONValue {

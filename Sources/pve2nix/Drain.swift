@@ -29,7 +29,96 @@ final class CrashHookJournal: DrainJournal, @unchecked Sendable {
     }
 }
 
+/// How to reach the API: shared by drain and capture.
+struct APIOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("A cluster node's API, e.g. https://10.1.10.12:8006 (for a drain: a peer, not the node being drained).", valueName: "url"))
+    var endpoint: String
+
+    @Option(name: .long, help: ArgumentHelp("The cluster CA (/etc/pve/pve-root-ca.pem) to verify the API's certificate.", valueName: "file"))
+    var caFile: String?
+
+    @Flag(name: .long, help: "DANGEROUS: do not verify the API's TLS certificate.")
+    var insecureSkipTLSVerify = false
+
+    @Flag(name: .long, help: "DANGEROUS: allow a plain http:// endpoint (credentials travel in clear).")
+    var allowPlainHTTP = false
+
+    func validate() throws {
+        if caFile == nil && !insecureSkipTLSVerify && !endpoint.hasPrefix("http://") {
+            throw ValidationError("give --ca-file with the cluster's pve-root-ca.pem (or, knowingly, --insecure-skip-tls-verify)")
+        }
+    }
+
+    func makeClient() throws -> (LiveProxmoxClient, ProxmoxCredentials) {
+        let credentials = try Self.credentials()
+        if insecureSkipTLSVerify { FileHandle.standardError.write(Data("pve2nix: WARNING: TLS verification is OFF: anyone on the path can read the credentials.\n".utf8)) }
+        guard let url = URL(string: endpoint) else { throw ValidationError("--endpoint \(endpoint) is not a URL") }
+        let client = try LiveProxmoxClient(endpoint: url, credentials: credentials,
+                                           trust: caFile.map { .caFile($0) } ?? .insecureSkipVerification, allowPlainHTTP: allowPlainHTTP)
+        return (client, credentials)
+    }
+
+    /// Secrets from the environment or files only: never from argv, where `ps` shows them.
+    static func credentials() throws -> ProxmoxCredentials {
+        let env = ProcessInfo.processInfo.environment
+        func secret(_ name: String) throws -> String? {
+            if let v = env[name], !v.isEmpty { return v }
+            if let file = env[name + "_FILE"] {
+                guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw ValidationError("cannot read \(name)_FILE (\(file))") }
+                return text.trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            return nil
+        }
+        if let id = env["PVE2NIX_TOKEN_ID"], let s = try secret("PVE2NIX_TOKEN_SECRET") { return .token(id: id, secret: s) }
+        if let user = env["PVE2NIX_USER"], let p = try secret("PVE2NIX_PASSWORD") { return .password(username: user, password: p) }
+        throw ValidationError("no credentials: set PVE2NIX_TOKEN_ID and PVE2NIX_TOKEN_SECRET(_FILE), or PVE2NIX_USER and PVE2NIX_PASSWORD(_FILE)")
+    }
+}
+
 extension PVE2Nix {
+    struct Capture: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Capture the API parts of a bundle from a live cluster (or the simulator).",
+            discussion: """
+            Writes bundle.toml, cluster/status.json, resources.json, ha-resources.json (and HA rules or groups), storage.cfg, corosync.conf, nodes/<node>/status.json and every guest's current config, in the capture bundle format 'plan' reads. Add the SSH parts of the node to convert (interfaces, ip-link.json, ip-addr.json, lsblk.json, disk-by-id.txt, meminfo, firmware, hostid) by hand for now. A file you changed since pve2nix wrote it is never overwritten. Credentials as for drain.
+
+            Example:
+              PVE2NIX_TOKEN_ID='pve2nix@pve!ro' PVE2NIX_TOKEN_SECRET_FILE=~/.pve2nix-token \\
+                pve2nix capture --endpoint https://10.1.10.12:8006 --ca-file pve-root-ca.pem --out villa-bundle
+            """
+        )
+
+        @OptionGroup var api: APIOptions
+
+        @Option(name: .long, help: ArgumentHelp("The bundle directory to write.", valueName: "dir"))
+        var out: String
+
+        func run() async throws {
+            let (client, credentials) = try api.makeClient()
+            let stamp = ISO8601DateFormatter().string(from: Date())
+            let result: (files: [String: String], notes: [String])
+            do {
+                result = try await SiteCapturer(api: client).capture(capturedAt: stamp, endpoint: api.endpoint)
+                try await client.shutdown()
+            } catch {
+                try? await client.shutdown()
+                FileHandle.standardError.write(Data("pve2nix: capture failed (\(credentials)): \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+            let writer = GeneratedTreeWriter(directory: URL(fileURLWithPath: out))
+            let files = result.files.keys.sorted().map { GeneratedFile(path: $0, contents: result.files[$0]!) }
+            let conflicts = writer.conflicts(files)
+            guard conflicts.isEmpty else {
+                for c in conflicts { print(c.diff) }
+                FileHandle.standardError.write(Data("pve2nix: nothing written: \(conflicts.map(\.path).joined(separator: ", ")) changed since pve2nix wrote them.\n".utf8))
+                throw ExitCode(1)
+            }
+            try writer.write(files)
+            print("Captured \(files.count) files into \(out)")
+            for note in result.notes { print("  note: \(note)") }
+        }
+    }
+
     struct Drain: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Move every guest off the node through the Proxmox VE API, journaled and resumable.",
@@ -52,17 +141,7 @@ extension PVE2Nix {
 
         @OptionGroup var options: SiteOptions
 
-        @Option(name: .long, help: ArgumentHelp("A cluster node's API, e.g. https://10.1.10.12:8006 (a peer, not the node being drained).", valueName: "url"))
-        var endpoint: String
-
-        @Option(name: .long, help: ArgumentHelp("The cluster CA (/etc/pve/pve-root-ca.pem) to verify the API's certificate.", valueName: "file"))
-        var caFile: String?
-
-        @Flag(name: .long, help: "DANGEROUS: do not verify the API's TLS certificate.")
-        var insecureSkipTLSVerify = false
-
-        @Flag(name: .long, help: "DANGEROUS: allow a plain http:// endpoint (credentials travel in clear).")
-        var allowPlainHTTP = false
+        @OptionGroup var api: APIOptions
 
         @Option(name: .long, help: ArgumentHelp("The journal file (default: $XDG_STATE_HOME/pve2nix/<node>.journal.sqlite).", valueName: "file"))
         var journal: String?
@@ -77,9 +156,6 @@ extension PVE2Nix {
         var noHealthChecks = false
 
         func validate() throws {
-            if caFile == nil && !insecureSkipTLSVerify && !endpoint.hasPrefix("http://") {
-                throw ValidationError("give --ca-file with the cluster's pve-root-ca.pem (or, knowingly, --insecure-skip-tls-verify)")
-            }
             guard pollInterval > 0, taskTimeout >= pollInterval else { throw ValidationError("--poll-interval must be positive and below --task-timeout") }
         }
 
@@ -87,11 +163,7 @@ extension PVE2Nix {
             let site = try BundleReading.load(options.site)
             let plan = Planner(site: site).plan(node: NodeName(node))
             guard site.node(NodeName(node)) != nil else { throw ValidationError("the bundle has no node '\(node)'") }
-            let credentials = try Self.credentials()
-            if insecureSkipTLSVerify { FileHandle.standardError.write(Data("pve2nix: WARNING: TLS verification is OFF: anyone on the path can read the credentials.\n".utf8)) }
-            guard let url = URL(string: endpoint) else { throw ValidationError("--endpoint \(endpoint) is not a URL") }
-            let client = try LiveProxmoxClient(endpoint: url, credentials: credentials,
-                                               trust: caFile.map { .caFile($0) } ?? .insecureSkipVerification, allowPlainHTTP: allowPlainHTTP)
+            let (client, credentials) = try api.makeClient()
             let journalPath = JournalLocation.path(for: node, explicit: journal)
             let lock = try DrainLock(journalPath: journalPath)
             let store = try SQLiteDrainJournal(path: journalPath)
@@ -115,7 +187,7 @@ extension PVE2Nix {
                 case .left(let id, let why): print("[\(counter.next())/\(total)] \(id) stays: \(why)")
                 }
             }
-            print("Draining \(node) through \(endpoint) (\(credentials)); journal \(journalPath)")
+            print("Draining \(node) through \(api.endpoint) (\(credentials)); journal \(journalPath)")
             do {
                 let outcome = try await executor.run(plan.drain)
                 try await client.shutdown()
@@ -135,20 +207,6 @@ extension PVE2Nix {
             }
         }
 
-        static func credentials() throws -> ProxmoxCredentials {
-            let env = ProcessInfo.processInfo.environment
-            func secret(_ name: String) throws -> String? {
-                if let v = env[name], !v.isEmpty { return v }
-                if let file = env[name + "_FILE"] {
-                    guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw ValidationError("cannot read \(name)_FILE (\(file))") }
-                    return text.trimmingCharacters(in: .whitespacesAndNewlines)
-                }
-                return nil
-            }
-            if let id = env["PVE2NIX_TOKEN_ID"], let s = try secret("PVE2NIX_TOKEN_SECRET") { return .token(id: id, secret: s) }
-            if let user = env["PVE2NIX_USER"], let p = try secret("PVE2NIX_PASSWORD") { return .password(username: user, password: p) }
-            throw ValidationError("no credentials: set PVE2NIX_TOKEN_ID and PVE2NIX_TOKEN_SECRET(_FILE), or PVE2NIX_USER and PVE2NIX_PASSWORD(_FILE)")
-        }
     }
 
     struct Status: ParsableCommand {

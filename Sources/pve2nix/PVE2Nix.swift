@@ -14,7 +14,7 @@ struct PVE2Nix: AsyncParsableCommand {
           pve2nix inspect --site Examples/villa --node villa-pve-01
         """,
         version: "0.1.0",
-        subcommands: [Plan.self, Inspect.self, Generate.self, Rehearse.self, Lab.self, Drain.self, Status.self]
+        subcommands: [Plan.self, Inspect.self, Generate.self, Rehearse.self, Lab.self, Capture.self, Drain.self, Status.self]
     )
 }
 

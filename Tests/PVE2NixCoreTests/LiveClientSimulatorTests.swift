@@ -121,4 +121,27 @@ import Testing
             try await root.shutdown()
         }
     }
+
+    @Test func captureThroughTheAPIPlansTheSame() async throws {
+        try await Self.withSimulator { _, server, pki in
+            let client = try LiveProxmoxClient(endpoint: Self.endpoint(server), credentials: .token(id: "pve2nix@pve!drain", secret: "token-secret-123"), trust: .caFile(pki.ca))
+            let (captured, notes) = try await SiteCapturer(api: client).capture(capturedAt: "2026-11-27T00:00:00Z", endpoint: "test")
+            try await client.shutdown()
+            #expect(notes.isEmpty, "\(notes)")
+            // The API parts from the capture, the SSH parts (and nothing else) from the original bundle.
+            var files = Fixtures.villaFiles().filter { path, _ in
+                path.hasPrefix("nodes/") && !path.hasSuffix("status.json") && !path.contains("/lxc/") && !path.contains("/qemu-server/")
+            }
+            files["site.toml"] = Fixtures.villaFiles()["site.toml"]
+            files.merge(captured) { _, new in new }
+            let site = SiteLoader(tree: InMemoryFileTree(files)).load()
+            #expect(!site.diagnostics.contains { $0.severity == .error }, "\(site.diagnostics.map(\.rendered))")
+            let original = Planner(site: Self.site).plan(node: "villa-pve-01")
+            let replanned = Planner(site: site).plan(node: "villa-pve-01")
+            func summary(_ p: ConversionPlan) -> [String] { p.drain.moves.map { "\($0.vmid) \($0.to?.rawValue ?? "-") \($0.method.rawValue) \($0.blockers.map(\.kind.rawValue).sorted())" } }
+            #expect(summary(replanned) == summary(original))
+            #expect(replanned.disk?.byId == original.disk?.byId)
+            #expect(captured["nodes/villa-pve-01/lxc/103.conf"]?.contains("mp0: /mnt/pve/nas-data/paperless,mp=/data") == true)
+        }
+    }
 }

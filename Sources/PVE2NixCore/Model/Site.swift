@@ -7,6 +7,8 @@ public struct NodeCapture: Sendable, Hashable, Codable {
     public var interfaceFiles: [String]
     /// The interfaces files as captured, by bundle path (the rehearsal lab runs them for real).
     public var interfaceTexts: [String: String] = [:]
+    /// Guest configs as captured, by VMID (the simulator serves them through the API).
+    public var guestConfigTexts: [VMID: String] = [:]
     public var links: [IPLink]
     public var addresses: [IPAddressEntry]
     public var disks: [BlockDevice]

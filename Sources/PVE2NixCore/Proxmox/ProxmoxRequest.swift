@@ -11,6 +11,8 @@ public struct ProxmoxRequest: Sendable, Hashable, CustomStringConvertible {
     public var parameters: [String: ProxmoxValue]
     /// Root-only (no `permissions` in the schema): API tokens get 403, a ticket is needed.
     public var requiresTicket: Bool
+    /// The first Proxmox VE major version that has this call (nil: all supported versions).
+    public var since: Int? = nil
 
     public init(_ method: Method, _ template: String, path: [String: ProxmoxValue] = [:], parameters: [String: ProxmoxValue] = [:], requiresTicket: Bool = false) {
         self.method = method
@@ -77,8 +79,35 @@ extension ProxmoxRequest {
     public static func nextID() -> Self { .init(.get, "/cluster/nextid") }
     public static func clusterNodes() -> Self { .init(.get, "/cluster/config/nodes") }
 
+    /// The current config, without pending changes applied (`current=1`).
     public static func guestConfig(_ kind: GuestKind, node: NodeName, vmid: VMID) -> Self {
-        .init(.get, "/nodes/{node}/\(kind.apiSegment)/{vmid}/config", path: ["node": .string(node.rawValue), "vmid": .integer(vmid.rawValue)])
+        .init(.get, "/nodes/{node}/\(kind.apiSegment)/{vmid}/config", path: ["node": .string(node.rawValue), "vmid": .integer(vmid.rawValue)],
+              parameters: ["current": .boolean(true)])
+    }
+
+    /// A snapshot's config (`snapshot=NAME`).
+    public static func snapshotConfig(_ kind: GuestKind, node: NodeName, vmid: VMID, snapshot: String) -> Self {
+        .init(.get, "/nodes/{node}/\(kind.apiSegment)/{vmid}/config", path: ["node": .string(node.rawValue), "vmid": .integer(vmid.rawValue)],
+              parameters: ["snapshot": .string(snapshot)])
+    }
+
+    /// Pending changes: `[{key, value, pending, delete}]`.
+    public static func pendingChanges(_ kind: GuestKind, node: NodeName, vmid: VMID) -> Self {
+        .init(.get, "/nodes/{node}/\(kind.apiSegment)/{vmid}/pending", path: ["node": .string(node.rawValue), "vmid": .integer(vmid.rawValue)])
+    }
+
+    /// Snapshots: `[{name, parent, snaptime, description}]`, plus the pseudo-snapshot `current`.
+    public static func snapshots(_ kind: GuestKind, node: NodeName, vmid: VMID) -> Self {
+        .init(.get, "/nodes/{node}/\(kind.apiSegment)/{vmid}/snapshot", path: ["node": .string(node.rawValue), "vmid": .integer(vmid.rawValue)])
+    }
+
+    public static func storageList() -> Self { .init(.get, "/storage") }
+    public static func haGroups() -> Self { .init(.get, "/cluster/ha/groups") }
+    /// HA rules replaced HA groups in Proxmox VE 9.
+    public static func haRules() -> Self {
+        var r = ProxmoxRequest(.get, "/cluster/ha/rules")
+        r.since = 9
+        return r
     }
 
     /// The VM migration precondition: allowed nodes, local disks and resources.
@@ -147,7 +176,11 @@ extension ProxmoxRequest {
         let n = NodeName("pve1"), t = NodeName("pve2"), id = VMID(100)
         return [
             clusterStatus(), clusterResources(), haResources(), haStatus(), nodes(), nodeStatus(n), nodeNetwork(n), nextID(), clusterNodes(),
-            guestConfig(.qemu, node: n, vmid: id), guestConfig(.lxc, node: n, vmid: id), migratePrecondition(node: n, vmid: id, target: t),
+            storageList(), haGroups(), haRules(),
+            guestConfig(.qemu, node: n, vmid: id), guestConfig(.lxc, node: n, vmid: id),
+            snapshotConfig(.qemu, node: n, vmid: id, snapshot: "s1"), snapshotConfig(.lxc, node: n, vmid: id, snapshot: "s1"),
+            pendingChanges(.qemu, node: n, vmid: id), pendingChanges(.lxc, node: n, vmid: id), snapshots(.qemu, node: n, vmid: id), snapshots(.lxc, node: n, vmid: id),
+            migratePrecondition(node: n, vmid: id, target: t),
             migrateVM(node: n, vmid: id, target: t, online: true, withLocalDisks: true, targetStorage: "local-lvm", bandwidthLimitKiB: 100_000),
             migrateCT(node: n, vmid: id, target: t, restart: true, targetStorage: "local-lvm"),
             vzdump(node: n, vmid: id, storage: "backup"), restoreVM(node: n, vmid: id, archive: "backup:backup/vzdump-qemu-100.vma.zst", storage: "local-lvm", start: true),
