@@ -70,32 +70,32 @@ public actor FakeProxmoxCluster: ProxmoxAPI {
         }
         switch (request.method, request.template) {
         case (.get, "/cluster/status"):
-            var items: [JSONValue] = [.object([("type", .string("cluster", line: 0)), ("quorate", .number(quorate ? 1 : 0, line: 0))], line: 0)]
+            let name = seed.cluster?.name ?? "cluster"
+            var items: [JSONValue] = [Self.object([("id", .string("cluster", line: 0)), ("name", .string(name, line: 0)), ("type", .string("cluster", line: 0)),
+                                                   ("quorate", .number(quorate ? 1 : 0, line: 0)), ("nodes", .number(Double(online.count), line: 0))])]
             for (node, up) in online.sorted(by: { $0.key < $1.key }) {
-                items.append(.object([("type", .string("node", line: 0)), ("name", .string(node.rawValue, line: 0)), ("online", .number(up ? 1 : 0, line: 0))], line: 0))
+                let ip = seed.cluster?.members.first { $0.name == node }?.ip ?? ""
+                items.append(Self.object([("id", .string("node/\(node)", line: 0)), ("type", .string("node", line: 0)), ("name", .string(node.rawValue, line: 0)),
+                                          ("online", .number(up ? 1 : 0, line: 0)), ("ip", .string(ip, line: 0))]))
             }
             return .array(items, line: 0)
         case (.get, "/cluster/resources"):
             advanceHA()
             return .array(guests.sorted { $0.key < $1.key }.map { id, g in
                 var members: [(key: String, value: JSONValue)] = [
-                    ("vmid", .number(Double(id.rawValue), line: 0)), ("type", .string(g.kind.rawValue, line: 0)), ("name", .string(g.name, line: 0)),
+                    ("id", .string("\(g.kind.rawValue)/\(id)", line: 0)), ("vmid", .number(Double(id.rawValue), line: 0)), ("type", .string(g.kind.rawValue, line: 0)), ("name", .string(g.name, line: 0)),
                     ("node", .string(g.node.rawValue, line: 0)), ("status", .string(g.status, line: 0)), ("template", .number(g.template ? 1 : 0, line: 0)),
                 ]
                 if let lock = g.lock { members.append(("lock", .string(lock, line: 0))) }
                 return .object(members, line: 0)
             }, line: 0)
         case (.get, "/nodes/{node}/status"):
-            guard case .string(let n)? = request.pathParameters["node"], let status = seed.node(NodeName(n))?.status, online[NodeName(n)] == true else {
+            guard case .string(let n)? = request.pathParameters["node"], online[NodeName(n)] == true,
+                  let text = seed.node(NodeName(n))?.statusText, let json = try? JSONReader.parse(text) else {
                 throw ProxmoxAPIError(status: 595, reason: "No route to host", request: where_)
             }
-            return Self.object([
-                ("memory", Self.object([("total", .number(Double(status.memoryTotalBytes), line: 0)), ("used", .number(Double(status.memoryUsedBytes), line: 0)),
-                                        ("free", .number(Double(status.memoryTotalBytes - status.memoryUsedBytes), line: 0))])),
-                ("cpuinfo", Self.object([("cpus", .number(Double(status.cpus), line: 0)), ("model", .string(status.cpuModel ?? "", line: 0))])),
-                ("pveversion", .string(status.pveVersion ?? "pve-manager/9.1.1/0", line: 0)),
-                ("kversion", .string(status.kernelVersion ?? "", line: 0)),
-            ])
+            // The captured answer, as the node gave it.
+            return json["data"] ?? json
         case (.get, "/nodes/{node}/qemu/{vmid}/config"), (.get, "/nodes/{node}/lxc/{vmid}/config"):
             let file = try configFile(request, where_)
             var section = file.current
@@ -120,7 +120,7 @@ public actor FakeProxmoxCluster: ProxmoxAPI {
             return .array(items, line: 0)
         case (.get, "/nodes/{node}/qemu/{vmid}/snapshot"), (.get, "/nodes/{node}/lxc/{vmid}/snapshot"):
             let file = try configFile(request, where_)
-            var items = file.snapshots.map { s in Self.object([("name", .string(s.name, line: 0)), ("snaptime", .string(s["snaptime"] ?? "0", line: 0))]) }
+            var items = file.snapshots.map { s in Self.object([("name", .string(s.name, line: 0)), ("description", .string("", line: 0)), ("snaptime", .string(s["snaptime"] ?? "0", line: 0))]) }
             items.append(Self.object([("name", .string("current", line: 0)), ("description", .string("You are here!", line: 0))]))
             return .array(items, line: 0)
         case (.get, "/storage"):
@@ -130,7 +130,7 @@ public actor FakeProxmoxCluster: ProxmoxAPI {
             }, line: 0)
         case (.get, "/cluster/config/nodes"):
             return .array((seed.corosync?.nodes ?? []).map { n in
-                Self.object([("name", .string(n.name.rawValue, line: 0)), ("nodeid", .number(Double(n.nodeID ?? 0), line: 0)),
+                Self.object([("node", .string(n.name.rawValue, line: 0)), ("name", .string(n.name.rawValue, line: 0)), ("nodeid", .number(Double(n.nodeID ?? 0), line: 0)),
                              ("quorum_votes", .number(Double(n.quorumVotes), line: 0)), ("ring0_addr", .string(n.ringAddresses.first ?? "", line: 0))])
             }, line: 0)
         case (.get, "/cluster/ha/resources"):
@@ -155,8 +155,16 @@ public actor FakeProxmoxCluster: ProxmoxAPI {
             guard case .string(let upid)? = request.pathParameters["upid"], let task = tasks[upid] else {
                 throw ProxmoxAPIError(status: 500, reason: "no such task", request: where_)
             }
-            guard task.pollsLeft <= 0, !task.neverEnds else { return .object([("status", .string("running", line: 0))], line: 0) }
-            return .object([("status", .string("stopped", line: 0)), ("exitstatus", .string(task.exitStatus, line: 0))], line: 0)
+            // The UPID carries the task's identity: UPID:node:pid:pstart:starttime:type:id:user:
+            let f = upid.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+            var members: [(String, JSONValue)] = [
+                ("upid", .string(upid, line: 0)), ("node", .string(f[1], line: 0)), ("pid", .number(Double(Int(f[2], radix: 16) ?? 0), line: 0)),
+                ("pstart", .number(Double(Int(f[3], radix: 16) ?? 0), line: 0)), ("starttime", .number(Double(Int(f[4], radix: 16) ?? 0), line: 0)),
+                ("type", .string(f[5], line: 0)), ("id", .string(f[6], line: 0)), ("user", .string(f[7], line: 0)),
+            ]
+            guard task.pollsLeft <= 0, !task.neverEnds else { return Self.object(members + [("status", .string("running", line: 0))]) }
+            members += [("status", .string("stopped", line: 0)), ("exitstatus", .string(task.exitStatus, line: 0))]
+            return Self.object(members)
         default:
             throw ProxmoxAPIError(status: 501, reason: "Method '\(request.method.rawValue) \(request.template)' not implemented", request: where_)
         }

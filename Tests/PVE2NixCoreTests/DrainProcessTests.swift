@@ -8,7 +8,10 @@ import Testing
 /// `pve2nix drain` as a separate process against the simulator over HTTPS: SIGKILLed right after
 /// each journal write in turn, then run again; every time each guest ends on exactly one node, in
 /// its run state, asked to move once.
+nonisolated(unsafe) var lastErrors = ""
+
 @Suite(.serialized) struct DrainProcessTests {
+    /// Runs `pve2nix drain`, bounded: a run that hangs is killed after two minutes.
     static func drain(_ binary: URL, port: Int, pki: LiveClientSimulatorTests.TestPKI, journal: String, crashAfter: Int?) throws -> Process {
         let process = Process()
         process.executableURL = binary
@@ -19,10 +22,19 @@ import Testing
         env["PVE2NIX_TOKEN_SECRET"] = "token-secret-123"
         env["PVE2NIX_TEST_CRASH_AFTER_RECORDS"] = crashAfter.map(String.init)
         process.environment = env
+        let errors = FileManager.default.temporaryDirectory.appendingPathComponent("pve2nix-drain-\(UUID().uuidString).err")
+        FileManager.default.createFile(atPath: errors.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: errors)
         process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        process.standardError = handle
         try process.run()
+        let deadline = Date().addingTimeInterval(120)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
+        try? handle.close()
+        lastErrors = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
+        try? FileManager.default.removeItem(at: errors)
         return process
     }
 
@@ -38,11 +50,12 @@ import Testing
             let cluster = FakeProxmoxCluster(site: LiveClientSimulatorTests.site)
             let server = try await ProxmoxSimulatorServer.start(cluster: cluster, certificate: pki.cert, key: pki.key, accounts: LiveClientSimulatorTests.accounts)
             let journal = pki.dir.appendingPathComponent("journal-\(k).sqlite").path
-            let crashed = try Self.drain(binary, port: server.port, pki: pki, journal: journal, crashAfter: k)
+            let port = server.port, step = k
+            let crashed = try await offloaded { try Self.drain(binary, port: port, pki: pki, journal: journal, crashAfter: step) }
             let killed = crashed.terminationReason == .uncaughtSignal && crashed.terminationStatus == SIGKILL
-            let resumed = try Self.drain(binary, port: server.port, pki: pki, journal: journal, crashAfter: nil)
+            let resumed = try await offloaded { try Self.drain(binary, port: port, pki: pki, journal: journal, crashAfter: nil) }
             // Exit 1: the backup-restore guest is left on the node, and said so.
-            #expect(resumed.terminationStatus == 1, "step \(k)")
+            #expect(resumed.terminationStatus == 1, "step \(k): \(lastErrors)")
             let guests = await cluster.guests, requests = await cluster.migrationRequests
             for move in movable {
                 let g = guests[move.vmid]

@@ -35,7 +35,11 @@ struct LabRehearsalTests {
 
     static func root(_ site: String) -> URL { site == "villa" ? Fixtures.villa : Fixtures.fixtures.appendingPathComponent("sites/\(site)") }
 
-    static func rehearse(_ s: Scenario, mutate: ((inout [String: String]) -> Void)? = nil) throws -> RehearsalReport {
+    static func rehearse(_ s: Scenario, mutate: (@Sendable (inout [String: String]) -> Void)? = nil) async throws -> RehearsalReport {
+        try await offloaded { try rehearseBlocking(s, mutate: mutate) }
+    }
+
+    static func rehearseBlocking(_ s: Scenario, mutate: (@Sendable (inout [String: String]) -> Void)?) throws -> RehearsalReport {
         let image = LabImage.cached()
         try image.build { print($0) }
         let site = Fixtures.loadSite(root(s.site))
@@ -54,8 +58,8 @@ struct LabRehearsalTests {
     }
 
     @Test(.timeLimit(.minutes(10)), arguments: scenarios)
-    func generatedNetworkPasses(_ s: Scenario) throws {
-        let report = try Self.rehearse(s)
+    func generatedNetworkPasses(_ s: Scenario) async throws {
+        let report = try await Self.rehearse(s)
         #expect(report.completed)
         #expect(report.passed, "\(report.failed.map(\.id))")
         #expect(report.results.filter { $0.phase == .before }.allSatisfy { $0.status == .pass }, "the Proxmox network itself failed checks in the lab")
@@ -64,8 +68,8 @@ struct LabRehearsalTests {
     /// A deliberately wrong configuration: the bridge's own port loses VLAN 10 and the uplink no
     /// longer trunks VLAN 40. The rehearsal must fail, naming the broken checks.
     @Test(.timeLimit(.minutes(10)))
-    func negativeControlFails() throws {
-        let report = try Self.rehearse(Scenario(site: "villa", node: "villa-pve-01", strategy: .vlanAwareBridge, reverse: false)) { units in
+    func negativeControlFails() async throws {
+        let report = try await Self.rehearse(Scenario(site: "villa", node: "villa-pve-01", strategy: .vlanAwareBridge, reverse: false)) { units in
             units["30-vmbr0.network"] = units["30-vmbr0.network"]!.replacingOccurrences(of: "\n[BridgeVLAN]\nVLAN=10\n", with: "")
             units["10-nic0.network"] = units["10-nic0.network"]!.replacingOccurrences(of: "VLAN=2-4094", with: "VLAN=2-39")
         }

@@ -46,6 +46,21 @@ public enum ProxmoxClientError: Error, LocalizedError, Sendable {
     }
 }
 
+/// One AsyncHTTPClient per trust configuration, for the life of the process.
+enum SharedHTTPClients {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var clients: [String: HTTPClient] = [:]
+
+    static func client(key: String, configuration: HTTPClient.Configuration) -> HTTPClient {
+        lock.withLock {
+            if let c = clients[key] { return c }
+            let c = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+            clients[key] = c
+            return c
+        }
+    }
+}
+
 /// The Proxmox VE API over HTTPS (`https://HOST:8006/api2/json`).
 public actor LiveProxmoxClient: ProxmoxAPI {
     private let base: URL
@@ -70,13 +85,21 @@ public actor LiveProxmoxClient: ProxmoxAPI {
         }
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
         configuration.timeout = .init(connect: .seconds(10), read: requestTimeout)
-        self.http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        let key: String
+        switch trust {
+        case .caFile(let path): key = "ca:\(path)|\(requestTimeout.nanoseconds)"
+        case .insecureSkipVerification: key = "insecure|\(requestTimeout.nanoseconds)"
+        }
+        self.http = SharedHTTPClients.client(key: key, configuration: configuration)
         self.base = endpoint.appendingPathComponent("api2/json")
         self.credentials = credentials
         self.requestTimeout = requestTimeout
     }
 
-    public func shutdown() async throws { try await http.shutdown() }
+    /// Kept for callers that end a session explicitly; the underlying HTTP clients live as long as
+    /// the process (AsyncHTTPClient traps when a client is dropped without shutdown, and an error
+    /// path must never turn into a crash).
+    public func shutdown() async throws {}
 
     public func send(_ request: ProxmoxRequest) async throws -> JSONValue {
         var headers = HTTPHeaders()

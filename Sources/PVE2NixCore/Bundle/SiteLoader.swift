@@ -145,6 +145,7 @@ public struct SiteLoader: Sendable {
                                   firmware: firmware, hostID: hostID, guests: guests)
         for path in interfaceFiles { capture.interfaceTexts[path] = tree.read(path) }
         capture.guestConfigTexts = configTexts
+        capture.statusText = file("status.json")?.text
         return capture
     }
 
