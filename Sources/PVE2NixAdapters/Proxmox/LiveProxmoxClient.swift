@@ -129,7 +129,7 @@ public actor LiveProxmoxClient: ProxmoxAPI {
 
     private func perform(_ request: ProxmoxRequest, headers: HTTPHeaders) async throws -> JSONValue {
         var headers = headers
-        let form = request.parameters.keys.sorted().map { "\($0)=\(Self.formEncode(request.parameters[$0]!.text))" }.joined(separator: "&")
+        let form = request.parameters.keys.sorted().map { "\($0)=\(ProxmoxValue.percentEncode(request.parameters[$0]!.text))" }.joined(separator: "&")
         var url = base.absoluteString + request.path
         let hasBody = request.method == .post || request.method == .put
         if !hasBody && !form.isEmpty { url += "?" + form }
@@ -154,14 +154,5 @@ public actor LiveProxmoxClient: ProxmoxAPI {
         }
         guard let json = try? JSONReader.parse(text) else { throw ProxmoxClientError.notJSON(label) }
         return json["data"] ?? .null(line: 0)
-    }
-
-    static func formEncode(_ s: String) -> String {
-        var out = ""
-        for byte in s.utf8 {
-            let c = Character(Unicode.Scalar(byte))
-            if c.isASCII && (c.isLetter || c.isNumber || "-._~".contains(c)) { out.append(c) } else { out += String(format: "%%%02X", byte) }
-        }
-        return out
     }
 }

@@ -57,7 +57,8 @@ public enum ProxmoxValue: Sendable, Hashable {
         }
     }
 
-    static func percentEncode(_ s: String) -> String {
+    /// RFC 3986 percent-encoding of everything but unreserved characters: for paths and form bodies.
+    public static func percentEncode(_ s: String) -> String {
         var out = ""
         for byte in s.utf8 {
             let c = Character(Unicode.Scalar(byte))
