@@ -1,11 +1,13 @@
 import PVE2NixCore
 
-/// Bounds for every wait of a drain.
+/// Bounds for every wait of a drain, and how many moves run at once.
 public struct DrainLimits: Sendable {
     public var pollInterval: Duration = .seconds(2)
     public var taskTimeout: Duration = .seconds(3600)
     public var haTimeout: Duration = .seconds(600)
     public var readRetries = 3
+    /// Moves in flight at once (each waits for its own tasks).
+    public var concurrency = 1
 
     public init() {}
 
@@ -20,6 +22,8 @@ public enum DrainEvent: Sendable, Equatable {
     case moved(VMID, NodeName)
     case skipped(VMID, String)
     case left(VMID, String)
+    /// A guest needs a person's attention (e.g. it was stopped for a backup and the drain stopped).
+    case attention(VMID, String)
 }
 
 /// Why a drain stopped. Each says what happened, where things stand and what to do.
@@ -34,6 +38,10 @@ public enum DrainError: Error, Sendable, Equatable, CustomStringConvertible {
     case notOnTarget(VMID, NodeName)
     case stateChanged(VMID, expected: String, found: String)
     case unexpectedAnswer(String)
+    case archiveMissing(VMID, storage: String, upid: String)
+    case archiveMismatch(VMID, archive: String, found: String)
+    case vmidTaken(VMID, copy: VMID)
+    case copyMissing(VMID, copy: VMID, NodeName)
 
     public var description: String {
         switch self {
@@ -42,11 +50,15 @@ public enum DrainError: Error, Sendable, Equatable, CustomStringConvertible {
         case .guestMissing(let id): "guest \(id) is no longer in the cluster's resource list: the drain stops so a person can look."
         case .guestElsewhere(let id, let n): "guest \(id) is on \(n), which the plan did not expect: someone else moved it. Re-plan."
         case .locked(let id, let l): "guest \(id) is locked (\(l)); it was not moved. Wait for the lock to clear, then run the drain again."
-        case .taskFailed(let id, let upid, let s): "moving \(id) failed: task \(upid) ended with '\(s)'. The guest was not moved; the journal records the failure."
-        case .taskTimedOut(let id, let upid): "task \(upid) moving \(id) did not finish in time; it may still be running. Run the drain again to keep waiting for it (it is never started twice)."
+        case .taskFailed(let id, let upid, let s): "a task for \(id) failed: \(upid) ended with '\(s)'. The journal records the failure; nothing after it was done."
+        case .taskTimedOut(let id, let upid): "task \(upid) for \(id) did not finish in time; it may still be running. Run the drain again to keep waiting for it (it is never started twice)."
         case .notOnTarget(let id, let n): "guest \(id) did not show up on \(n) in time (HA may still be moving it). Run the drain again to keep waiting."
-        case .stateChanged(let id, let e, let f): "guest \(id) was \(e) before the move and is \(f) after it: check it on its new node."
+        case .stateChanged(let id, let e, let f): "guest \(id) was expected \(e) and is \(f): check it."
         case .unexpectedAnswer(let s): "the API answered something unexpected: \(s)"
+        case .archiveMissing(let id, let s, let upid): "the backup of \(id) (task \(upid)) ended, but storage '\(s)' lists no new archive of it. The original was not touched; check the task log, then run the drain again."
+        case .archiveMismatch(let id, let a, let f): "the archive \(a) does not hold guest \(id)'s config (it names '\(f)'). Nothing was restored or removed; check the archive."
+        case .vmidTaken(let id, let copy): "restoring \(id) under the free VMID \(copy) failed: someone took \(copy) meanwhile. The original is untouched; run the drain again to pick another id."
+        case .copyMissing(let id, let copy, let n): "the restored copy \(copy) of \(id) is no longer on \(n): the original \(id) is kept. Look at \(n) before running the drain again."
         }
     }
 }
@@ -57,16 +69,19 @@ public struct DrainOutcome: Sendable, Equatable {
     public var alreadyDone: [VMID] = []
     public var left: [VMID: String] = [:]
     public var healthFailures: [VMID: [String]] = [:]
+    /// Guests moved by backup and restore live on under a new VMID.
+    public var renumbered: [VMID: VMID] = [:]
 }
 
-/// Carries out a plan's drain through the Proxmox API, one guest at a time, journaling before and
-/// after every action. Run it again after any crash: it asks the cluster where each guest is and
-/// never starts a migration twice.
+/// Carries out a plan's drain through the Proxmox API, journaling before and after every action.
+/// Run it again after any crash: it asks the cluster where each guest is and never starts a
+/// migration twice.
 public struct DrainExecutor: Sendable {
     public let api: any ProxmoxAPI
     public let journal: any DrainJournal
     public let clock: any Clock<Duration>
     public var limits = DrainLimits()
+    /// The site's probes for a guest: the failures, empty when healthy.
     public var healthCheck: @Sendable (DrainMove) async -> [String] = { _ in [] }
     public var progress: @Sendable (DrainEvent) -> Void = { _ in }
 
@@ -76,46 +91,92 @@ public struct DrainExecutor: Sendable {
         self.clock = clock
     }
 
+    /// What one move ended with.
+    enum MoveResult: Sendable {
+        case moved(healthFailures: [String], copy: VMID?)
+        case alreadyDone(copy: VMID?)
+        case left(String)
+    }
+
     public func run(_ drain: DrainPlan) async throws -> DrainOutcome {
-        var outcome = DrainOutcome()
-        let latest = try await journal.latest()
-        for move in drain.moves {
-            let record = latest[move.vmid]
-            if record?.phase == .done {
-                outcome.alreadyDone.append(move.vmid)
-                progress(.skipped(move.vmid, "already done"))
-                continue
-            }
-            guard move.method.movesGuest, let target = move.to else {
-                if record?.phase != .failed { try await journal.append(DrainRecord(vmid: move.vmid, phase: .failed, target: nil, detail: move.reason)) }
-                outcome.left[move.vmid] = move.reason
-                progress(.left(move.vmid, move.reason))
-                continue
-            }
-            if move.method == .backupRestore {
-                let why = "backup-restore moves are not carried out by this version: move it by hand (vzdump to shared storage, restore on \(target), remove the original after checking)"
-                if record?.phase != .failed { try await journal.append(DrainRecord(vmid: move.vmid, phase: .failed, target: target, detail: why)) }
-                outcome.left[move.vmid] = why
-                progress(.left(move.vmid, why))
-                continue
-            }
-            progress(.starting(move.vmid, "\(move.kind.shortName) \(move.vmid) \(move.name) → \(target) (\(move.method.rawValue))"))
-            try await moveGuest(move, to: target, record: record)
-            let failures = await healthCheck(move)
-            if !failures.isEmpty { outcome.healthFailures[move.vmid] = failures }
-            try await journal.append(DrainRecord(vmid: move.vmid, phase: .done, target: target,
-                                                 detail: failures.isEmpty ? "on \(target), healthy" : "on \(target); health: \(failures.joined(separator: "; "))"))
-            outcome.moved.append(move.vmid)
-            progress(.moved(move.vmid, target))
+        let history = try await journal.records()
+        let pending = drain.moves.filter { move in history.last { $0.vmid == move.vmid }?.phase != .done }
+        // Before anything moves: quorum, and every target that still receives a guest is up.
+        if pending.contains(where: { $0.method.movesGuest }) {
+            let view = try await readCluster()
+            guard view.quorate else { throw DrainError.quorumLost }
+            if let move = pending.first(where: { $0.to.map { !view.online.contains($0) } ?? false }) { throw DrainError.targetOffline(move.vmid, move.to!) }
         }
+        var outcome = DrainOutcome()
+        var firstError: (any Error)? = nil
+        try await withThrowingTaskGroup(of: (VMID, Result<MoveResult, any Error>).self) { group in
+            var queue = drain.moves[...]
+            var running = 0
+            func startNext() {
+                guard firstError == nil, let move = queue.popFirst() else { return }
+                running += 1
+                let records = history.filter { $0.vmid == move.vmid }
+                group.addTask {
+                    do { return (move.vmid, .success(try await self.drive(move, records: records, backupStorage: drain.backupStorage))) } catch { return (move.vmid, .failure(error)) }
+                }
+            }
+            for _ in 0..<max(1, limits.concurrency) { startNext() }
+            while running > 0, let (vmid, result) = try await group.next() {
+                running -= 1
+                switch result {
+                case .success(.moved(let failures, let copy)):
+                    outcome.moved.append(vmid)
+                    if !failures.isEmpty { outcome.healthFailures[vmid] = failures }
+                    if let copy { outcome.renumbered[vmid] = copy }
+                case .success(.alreadyDone(let copy)):
+                    outcome.alreadyDone.append(vmid)
+                    if let copy { outcome.renumbered[vmid] = copy }
+                case .success(.left(let why)):
+                    outcome.left[vmid] = why
+                case .failure(let error):
+                    // No new move starts; the ones in flight finish their step.
+                    if firstError == nil { firstError = error }
+                }
+                startNext()
+            }
+        }
+        if let firstError { throw firstError }
         return outcome
+    }
+
+    private func drive(_ move: DrainMove, records: [DrainRecord], backupStorage: String?) async throws -> MoveResult {
+        let record = records.last
+        if record?.phase == .done {
+            progress(.skipped(move.vmid, "already done"))
+            return .alreadyDone(copy: record?.copy)
+        }
+        guard move.method.movesGuest, let target = move.to else {
+            if record?.phase != .failed { try await journal.append(DrainRecord(vmid: move.vmid, phase: .failed, target: nil, detail: move.reason)) }
+            progress(.left(move.vmid, move.reason))
+            return .left(move.reason)
+        }
+        progress(.starting(move.vmid, "\(move.kind.shortName) \(move.vmid) \(move.name) → \(target) (\(move.method.rawValue))"))
+        if move.method == .backupRestore {
+            guard let backupStorage, let restoreStorage = move.restoreStorage else {
+                let why = "the plan names no shared backup storage or no storage on \(target) to restore into: re-plan"
+                if record?.phase != .failed { try await journal.append(DrainRecord(vmid: move.vmid, phase: .failed, target: target, detail: why)) }
+                progress(.left(move.vmid, why))
+                return .left(why)
+            }
+            var run = BackupRestoreRun(executor: self, move: move, target: target, backupStorage: backupStorage, restoreStorage: restoreStorage, history: records)
+            return try await run.carryOut()
+        }
+        try await moveGuest(move, to: target, record: record)
+        let failures = await healthCheck(move)
+        try await journal.append(DrainRecord(vmid: move.vmid, phase: .done, target: target,
+                                             detail: failures.isEmpty ? "on \(target), healthy" : "on \(target); health: \(failures.joined(separator: "; "))"))
+        progress(.moved(move.vmid, target))
+        return .moved(healthFailures: failures, copy: nil)
     }
 
     private func moveGuest(_ move: DrainMove, to target: NodeName, record: DrainRecord?) async throws {
         // Right before acting, the world must still be as the plan saw it.
-        let view = try await readCluster()
-        guard view.quorate else { throw DrainError.quorumLost }
-        guard view.online.contains(target) else { throw DrainError.targetOffline(move.vmid, target) }
+        let view = try await checkedView(move, target)
         guard let guest = view.guests[move.vmid] else { throw DrainError.guestMissing(move.vmid) }
 
         if guest.node == target {
@@ -124,33 +185,27 @@ public struct DrainExecutor: Sendable {
             throw DrainError.guestElsewhere(move.vmid, guest.node)
         } else if let upid = record?.upid.flatMap(UPID.init), record?.phase == .requested {
             progress(.waiting(move.vmid, "resuming: waiting for \(upid)"))
-            try await waitForTask(upid, vmid: move.vmid, target: target)
+            try await waitForTask(upid, vmid: move.vmid, step: .migrate, target: target)
         } else if record?.phase == .planned, guest.lock == "migrate" {
             // The request went out but its UPID was never recorded: wait, never ask twice.
             progress(.waiting(move.vmid, "resuming: a migration is already under way"))
         } else {
             if let lock = guest.lock { throw DrainError.locked(move.vmid, lock) }
             try await journal.append(DrainRecord(vmid: move.vmid, phase: .planned, target: target, detail: "requesting \(move.method.rawValue) migration"))
-            let answer = try await api.send(request(for: move, target: target))
-            guard let text = answer.stringValue, let upid = UPID(text) else { throw DrainError.unexpectedAnswer("migrate returned \(answer.description), not a UPID") }
+            let upid = try await requestTask(request(for: move, target: target), what: "migrate")
             try await journal.append(DrainRecord(vmid: move.vmid, phase: .requested, target: target, upid: upid.rawValue, detail: "task \(upid)"))
             progress(.requested(move.vmid, upid.rawValue))
-            try await waitForTask(upid, vmid: move.vmid, target: target)
+            try await waitForTask(upid, vmid: move.vmid, step: .migrate, target: target)
         }
         // HA-managed guests move after their task ends; everyone must show up on the target.
-        let polls = limits.polls(move.haManaged ? limits.haTimeout : limits.taskTimeout)
-        var arrived: ClusterView.Guest? = nil
-        for attempt in 0..<polls {
-            let now = try await readCluster().guests[move.vmid]
-            if let now, now.node == target, now.lock == nil { arrived = now; break }
-            if attempt == 0 && move.haManaged { progress(.waiting(move.vmid, "waiting for HA to show it on \(target)")) }
-            try await clock.sleep(for: limits.pollInterval)
+        if move.haManaged { progress(.waiting(move.vmid, "waiting for HA to show it on \(target)")) }
+        guard let arrived = try await waitForGuest(move.vmid, limit: move.haManaged ? limits.haTimeout : limits.taskTimeout, until: { $0.node == target && $0.lock == nil }) else {
+            throw DrainError.notOnTarget(move.vmid, target)
         }
-        guard let arrived else { throw DrainError.notOnTarget(move.vmid, target) }
         let expected = move.template ? nil : move.status
         if let expected, expected != arrived.status {
             try await journal.append(DrainRecord(vmid: move.vmid, phase: .failed, target: target, detail: "was \(expected), is \(arrived.status) on \(target)"))
-            throw DrainError.stateChanged(move.vmid, expected: expected, found: arrived.status)
+            throw DrainError.stateChanged(move.vmid, expected: "\(expected) on \(target)", found: arrived.status)
         }
         try await journal.append(DrainRecord(vmid: move.vmid, phase: .verified, target: target, detail: "\(arrived.status) on \(target)"))
     }
@@ -165,14 +220,24 @@ public struct DrainExecutor: Sendable {
         }
     }
 
-    private func waitForTask(_ upid: UPID, vmid: VMID, target: NodeName) async throws {
+    // MARK: Shared steps
+
+    /// Sends a request that starts a task and returns its UPID.
+    func requestTask(_ request: ProxmoxRequest, what: String) async throws -> UPID {
+        let answer = try await api.send(request)
+        guard let text = answer.stringValue, let upid = UPID(text) else { throw DrainError.unexpectedAnswer("\(what) returned \(answer.description), not a UPID") }
+        return upid
+    }
+
+    /// Waits for a task to stop, bounded; a failed task is journaled (as `step`) and thrown.
+    func waitForTask(_ upid: UPID, vmid: VMID, step: DrainRecord.Step, target: NodeName?) async throws {
         for _ in 0..<limits.polls(limits.taskTimeout) {
             let status = try await read(.taskStatus(node: upid.node, upid: upid.rawValue))
             if status["status"]?.stringValue == "stopped" {
                 let exit = status["exitstatus"]?.stringValue ?? "unknown"
                 // "OK" and "WARNINGS: N" are success.
                 guard exit == "OK" || exit.hasPrefix("WARNINGS") else {
-                    try await journal.append(DrainRecord(vmid: vmid, phase: .failed, target: target, upid: upid.rawValue, detail: exit))
+                    try await journal.append(DrainRecord(vmid: vmid, phase: .failed, step: step, target: target, upid: upid.rawValue, detail: exit))
                     throw DrainError.taskFailed(vmid, upid: upid.rawValue, exitStatus: exit)
                 }
                 return
@@ -182,16 +247,42 @@ public struct DrainExecutor: Sendable {
         throw DrainError.taskTimedOut(vmid, upid: upid.rawValue)
     }
 
+    /// Polls the resource list until the guest exists and `until` holds for it, bounded by `limit`.
+    func waitForGuest(_ vmid: VMID, limit: Duration, until: (ClusterView.Guest) -> Bool) async throws -> ClusterView.Guest? {
+        for _ in 0..<limits.polls(limit) {
+            if let now = try await readCluster().guests[vmid], until(now) { return now }
+            try await clock.sleep(for: limits.pollInterval)
+        }
+        return nil
+    }
+
+    /// Polls the resource list until the guest is gone, bounded by `limit`.
+    func waitUntilGone(_ vmid: VMID, limit: Duration) async throws -> Bool {
+        for _ in 0..<limits.polls(limit) {
+            if try await readCluster().guests[vmid] == nil { return true }
+            try await clock.sleep(for: limits.pollInterval)
+        }
+        return false
+    }
+
+    /// The cluster, checked right before an action: quorate and the target online.
+    func checkedView(_ move: DrainMove, _ target: NodeName) async throws -> ClusterView {
+        let view = try await readCluster()
+        guard view.quorate else { throw DrainError.quorumLost }
+        guard view.online.contains(target) else { throw DrainError.targetOffline(move.vmid, target) }
+        return view
+    }
+
     // MARK: Reading the cluster
 
     struct ClusterView {
-        struct Guest { var node: NodeName; var status: String; var lock: String? }
+        struct Guest { var node: NodeName; var name: String; var status: String; var lock: String? }
         var quorate: Bool
         var online: Set<NodeName>
         var guests: [VMID: Guest]
     }
 
-    private func readCluster() async throws -> ClusterView {
+    func readCluster() async throws -> ClusterView {
         let status = try await read(.clusterStatus())
         let resources = try await read(.clusterResources())
         var view = ClusterView(quorate: false, online: [], guests: [:])
@@ -202,13 +293,14 @@ public struct DrainExecutor: Sendable {
         for entry in resources.arrayValue ?? [] {
             guard let id = entry["vmid"]?.intValue, let node = entry["node"]?.stringValue else { continue }
             let lock = entry["lock"]?.stringValue
-            view.guests[VMID(id)] = .init(node: NodeName(node), status: entry["status"]?.stringValue ?? "unknown", lock: lock?.isEmpty == true ? nil : lock)
+            view.guests[VMID(id)] = .init(node: NodeName(node), name: entry["name"]?.stringValue ?? "", status: entry["status"]?.stringValue ?? "unknown",
+                                          lock: lock?.isEmpty == true ? nil : lock)
         }
         return view
     }
 
-    /// Reads are idempotent: transient failures (5xx) are retried a bounded number of times.
-    private func read(_ request: ProxmoxRequest) async throws -> JSONValue {
+    /// Reads are idempotent: transient failures (5xx, no answer in time) are retried a bounded number of times.
+    func read(_ request: ProxmoxRequest) async throws -> JSONValue {
         var attempt = 0
         while true {
             do {

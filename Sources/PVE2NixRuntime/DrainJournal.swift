@@ -2,20 +2,31 @@ import PVE2NixCore
 
 /// Where one guest's move stands. Written before and after every action, so a resumed drain
 /// knows what it may have done: planned → requested (UPID) → verified → done, or failed.
+/// A migration is one step; a backup-restore is several (shutdown, backup, restore, delete), each
+/// planned → requested → verified.
 public struct DrainRecord: Sendable, Hashable, Codable {
     public enum Phase: String, Sendable, Hashable, Codable { case planned, requested, verified, done, failed }
+    public enum Step: String, Sendable, Hashable, Codable { case migrate, shutdown, backup, restore, delete }
 
     public var vmid: VMID
     public var phase: Phase
+    public var step: Step
     public var target: NodeName?
     public var upid: String?
+    /// The backup archive (volid) a backup-restore made and checked.
+    public var archive: String?
+    /// The VMID the backup-restore restores the guest under on the target.
+    public var copy: VMID?
     public var detail: String
 
-    public init(vmid: VMID, phase: Phase, target: NodeName?, upid: String? = nil, detail: String) {
+    public init(vmid: VMID, phase: Phase, step: Step = .migrate, target: NodeName?, upid: String? = nil, archive: String? = nil, copy: VMID? = nil, detail: String) {
         self.vmid = vmid
         self.phase = phase
+        self.step = step
         self.target = target
         self.upid = upid
+        self.archive = archive
+        self.copy = copy
         self.detail = detail
     }
 }

@@ -21,10 +21,14 @@ public struct ProxmoxAPIError: Error, Sendable, Equatable, CustomStringConvertib
         self.request = request
     }
 
+    /// No answer came within the client's request timeout: a write may or may not have happened.
+    public var timedOut = false
+
     /// 5xx and timeouts may pass: a read can be retried.
-    public var isTransient: Bool { status >= 500 && status != 501 }
+    public var isTransient: Bool { timedOut || (status >= 500 && status != 501) }
 
     public var description: String {
+        if timedOut { return "\(request) failed: no answer in time (\(reason))" }
         let params = parameterErrors.keys.sorted().map { "\($0): \(parameterErrors[$0]!)" }.joined(separator: "; ")
         return "\(request) failed: \(status) \(reason)\(params.isEmpty ? "" : " (\(params))")"
     }
@@ -34,12 +38,15 @@ public struct ProxmoxAPIError: Error, Sendable, Equatable, CustomStringConvertib
 public struct UPID: Sendable, Hashable, Codable, CustomStringConvertible {
     public let rawValue: String
     public let node: NodeName
+    /// When the task started (seconds since the epoch, cluster clock).
+    public let startTime: Int?
 
     public init?(_ text: String) {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count >= 8, parts[0] == "UPID", !parts[1].isEmpty else { return nil }
         rawValue = text
         node = NodeName(String(parts[1]))
+        startTime = Int(parts[4], radix: 16)
     }
 
     public var description: String { rawValue }

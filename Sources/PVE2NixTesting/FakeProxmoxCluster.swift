@@ -16,13 +16,34 @@ public actor FakeProxmoxCluster: ProxmoxAPI {
         public var template: Bool
     }
 
+    /// What a task does to the cluster when it ends well.
+    enum Effect {
+        case migrate(to: NodeName)
+        case haQueued
+        case setStatus(String)
+        case backup(storage: String, wasRunning: Bool, notes: String?)
+        case restore(start: Bool)
+        case destroy
+    }
+
     struct PendingTask {
         var node: NodeName
         var pollsLeft: Int
         var exitStatus: String
         var vmid: VMID
-        var target: NodeName
+        var effect: Effect
         var neverEnds: Bool
+    }
+
+    /// A backup archive on a storage: what `content` lists and `extractconfig` reads.
+    public struct Archive: Sendable {
+        public var volid: String
+        public var vmid: VMID
+        public var kind: GuestKind
+        public var ctime: Int
+        public var size: Int
+        public var notes: String?
+        public var config: String
     }
 
     public private(set) var guests: [VMID: Guest] = [:]
@@ -33,12 +54,25 @@ public actor FakeProxmoxCluster: ProxmoxAPI {
     private var tasks: [String: PendingTask] = [:]
     private var haMoves: [VMID: (target: NodeName, pollsLeft: Int)] = [:]
     private var taskCounter = 0x1000
+    /// The cluster's clock (seconds since the epoch): a second passes with every request.
+    public private(set) var now = 1_764_230_400
+    public private(set) var archives: [String: [Archive]] = [:]
+    /// Configs of guests created here (restores), by VMID.
+    private var createdConfigs: [VMID: String] = [:]
+    /// Moves in flight at once, at most, over the cluster's life: a drain's concurrency limit shows here.
+    public private(set) var mostMovesAtOnce = 0
+    /// Every request that changes something, in order, as "METHOD path".
+    public private(set) var writes: [String] = []
 
     // Faults.
     public var failingMigrations: [VMID: String] = [:]
     public var neverEndingMigrations: Set<VMID> = []
     public var transientFailures = 0
     public var taskPolls = 2
+    public var failingTasks: [String: String] = [:]
+    public var slowAnswers = 0
+    public var slowWritesOnly = false
+    public var answerDelay: Duration = .seconds(0)
 
     private let seed: Site
 
@@ -57,13 +91,32 @@ public actor FakeProxmoxCluster: ProxmoxAPI {
     public func failMigration(_ vmid: VMID, with message: String) { failingMigrations[vmid] = message }
     public func neverFinish(_ vmid: VMID) { neverEndingMigrations.insert(vmid) }
     public func failNextReads(_ count: Int) { transientFailures = count }
+    /// Make the next task of this type (vzdump, vzrestore, qmrestore, vzshutdown, vzdestroy, …) for a guest (nil: any) fail.
+    public func failTask(_ type: String, of vmid: VMID?, with message: String) { failingTasks["\(type):\(vmid.map(\.description) ?? "*")"] = message }
+    /// Answer the next `count` requests only after `delay`.
+    public func slowDown(_ count: Int, by delay: Duration, writesOnly: Bool = false) { slowAnswers = count; answerDelay = delay; slowWritesOnly = writesOnly }
+    /// Someone else creates a guest (e.g. takes a free VMID).
+    public func create(_ vmid: VMID, kind: GuestKind, name: String, on node: NodeName) {
+        guests[vmid] = Guest(kind: kind, name: name, node: node, status: "stopped", lock: nil, haManaged: false, template: false)
+    }
+    /// Someone moves a guest behind the drain's back.
+    public func relocate(_ vmid: VMID, to node: NodeName) { guests[vmid]?.node = node }
+    /// Someone starts a guest by hand.
+    public func setStatus(_ vmid: VMID, _ status: String) { guests[vmid]?.status = status }
 
     public func guests(on node: NodeName) -> [VMID] { guests.filter { $0.value.node == node }.map(\.key).sorted() }
 
     public func send(_ request: ProxmoxRequest) async throws -> JSONValue {
         let where_ = "\(request)"
+        if slowAnswers > 0 && (!slowWritesOnly || request.method != .get) {
+            // The answer is late, but what the request does still happens.
+            slowAnswers -= 1
+            try await Task.sleep(for: answerDelay)
+        }
         // Time passes with every request: tasks run on their own, as on a real cluster.
+        now += 1
         tick()
+        if request.method != .get { writes.append(where_) }
         if request.method == .get, transientFailures > 0 {
             transientFailures -= 1
             throw ProxmoxAPIError(status: 503, reason: "Service Unavailable", request: where_)
@@ -151,6 +204,44 @@ public actor FakeProxmoxCluster: ProxmoxAPI {
             }, line: 0)
         case (.post, "/nodes/{node}/qemu/{vmid}/migrate"), (.post, "/nodes/{node}/lxc/{vmid}/migrate"):
             return try migrate(request)
+        case (.post, "/nodes/{node}/qemu/{vmid}/status/shutdown"), (.post, "/nodes/{node}/lxc/{vmid}/status/shutdown"):
+            let (vmid, node, guest) = try guestOnNode(request)
+            if let lock = guest.lock { throw ProxmoxAPIError(status: 500, reason: "VM is locked (\(lock))", request: where_) }
+            return startTask(guest.kind == .qemu ? "qmshutdown" : "vzshutdown", node: node, vmid: vmid, effect: .setStatus("stopped"))
+        case (.post, "/nodes/{node}/qemu/{vmid}/status/start"), (.post, "/nodes/{node}/lxc/{vmid}/status/start"):
+            let (vmid, node, guest) = try guestOnNode(request)
+            if let lock = guest.lock { throw ProxmoxAPIError(status: 500, reason: "VM is locked (\(lock))", request: where_) }
+            return startTask(guest.kind == .qemu ? "qmstart" : "vzstart", node: node, vmid: vmid, effect: .setStatus("running"))
+        case (.post, "/nodes/{node}/vzdump"):
+            return try vzdump(request)
+        case (.get, "/nodes/{node}/storage/{storage}/content"):
+            guard case .string(let storage)? = request.pathParameters["storage"] else { throw ProxmoxAPIError(status: 400, reason: "Parameter verification failed.", request: where_) }
+            let vmid = Self.int(request.parameters["vmid"])
+            return .array((archives[storage] ?? []).filter { vmid == nil || $0.vmid.rawValue == vmid }.map { a in
+                Self.object([("volid", .string(a.volid, line: 0)), ("format", .string(a.kind == .qemu ? "vma.zst" : "tar.zst", line: 0)), ("content", .string("backup", line: 0)),
+                              ("size", .number(Double(a.size), line: 0)), ("ctime", .number(Double(a.ctime), line: 0)), ("vmid", .number(Double(a.vmid.rawValue), line: 0)),
+                              ("subtype", .string(a.kind.rawValue, line: 0)), ("protected", .number(1, line: 0))] + (a.notes.map { [("notes", JSONValue.string($0, line: 0))] } ?? []))
+            }, line: 0)
+        case (.get, "/nodes/{node}/vzdump/extractconfig"):
+            guard case .string(let volid)? = request.parameters["volume"], let a = archives.values.joined().first(where: { $0.volid == volid }) else {
+                throw ProxmoxAPIError(status: 500, reason: "unable to parse volume ID", request: where_)
+            }
+            return .string(a.config, line: 0)
+        case (.get, "/cluster/nextid"):
+            var id = 100
+            while guests[VMID(id)] != nil { id += 1 }
+            // The API hands the id back as a string.
+            return .string(String(id), line: 0)
+        case (.post, "/nodes/{node}/qemu"), (.post, "/nodes/{node}/lxc"):
+            return try restore(request)
+        case (.delete, "/nodes/{node}/qemu/{vmid}"), (.delete, "/nodes/{node}/lxc/{vmid}"):
+            let (vmid, node, guest) = try guestOnNode(request)
+            if let lock = guest.lock { throw ProxmoxAPIError(status: 500, reason: "VM is locked (\(lock))", request: where_) }
+            guard guest.status == "stopped" else {
+                throw ProxmoxAPIError(status: 500, reason: guest.kind == .qemu ? "VM \(vmid) is running - destroy failed" : "CT \(vmid) is running - destroy failed", request: where_)
+            }
+            guests[vmid]?.lock = "destroyed"
+            return startTask(guest.kind == .qemu ? "qmdestroy" : "vzdestroy", node: node, vmid: vmid, effect: .destroy)
         case (.get, "/nodes/{node}/tasks/{upid}/status"):
             guard case .string(let upid)? = request.pathParameters["upid"], let task = tasks[upid] else {
                 throw ProxmoxAPIError(status: 500, reason: "no such task", request: where_)
@@ -177,7 +268,7 @@ public actor FakeProxmoxCluster: ProxmoxAPI {
         guard case .integer(let id)? = request.pathParameters["vmid"], let guest = guests[VMID(id)] else {
             throw ProxmoxAPIError(status: 500, reason: "Configuration file does not exist", request: where_)
         }
-        let text = seed.nodes.compactMap { $0.guestConfigTexts[VMID(id)] }.first ?? {
+        let text = createdConfigs[VMID(id)] ?? seed.nodes.compactMap { $0.guestConfigTexts[VMID(id)] }.first ?? {
             let r = seed.resources.first { $0.vmid == VMID(id) }
             let name = guest.kind == .qemu ? "name" : "hostname"
             let disk = guest.kind == .qemu ? "scsi0: local-lvm:vm-\(id)-disk-0,size=32G" : "rootfs: local-lvm:vm-\(id)-disk-0,size=8G"
@@ -203,18 +294,94 @@ public actor FakeProxmoxCluster: ProxmoxAPI {
             throw ProxmoxAPIError(status: 500, reason: "lxc live migration is currently not implemented (use restart mode)", request: where_)
         }
         migrationRequests[vmid, default: 0] += 1
-        taskCounter += 1
-        let upid = "UPID:\(node):\(String(taskCounter, radix: 16, uppercase: true).leftPadded(8)):00ABCDEF:6745A1B2:\(guest.kind == .qemu ? "qmigrate" : "vzmigrate"):\(vmid):root@pam:"
         guest.lock = "migrate"
         guests[vmid] = guest
+        let type = guest.kind == .qemu ? "qmigrate" : "vzmigrate"
         if guest.haManaged {
             // HA: the task only queues the request; the CRM moves the guest later.
-            tasks[upid] = PendingTask(node: node, pollsLeft: 1, exitStatus: "OK", vmid: vmid, target: target, neverEnds: false)
             haMoves[vmid] = (target, 2)
-        } else {
-            tasks[upid] = PendingTask(node: node, pollsLeft: taskPolls, exitStatus: failingMigrations[vmid] ?? "OK", vmid: vmid, target: target,
-                                      neverEnds: neverEndingMigrations.contains(vmid))
+            return startTask(type, node: node, vmid: vmid, effect: .haQueued, polls: 1)
         }
+        if let message = failingMigrations[vmid] { failingTasks["\(type):\(vmid)"] = message }
+        return startTask(type, node: node, vmid: vmid, effect: .migrate(to: target), neverEnds: neverEndingMigrations.contains(vmid))
+    }
+
+    /// vzdump: locks the guest `backup`; in stop mode a running guest is stopped and started again
+    /// afterwards. Answers "OK" (no task) when the guest is not on this node, as Proxmox does.
+    private func vzdump(_ request: ProxmoxRequest) throws -> JSONValue {
+        let where_ = "\(request)"
+        guard case .string(let nodeName)? = request.pathParameters["node"], let id = Self.int(request.parameters["vmid"]),
+              case .string(let storage)? = request.parameters["storage"] else {
+            throw ProxmoxAPIError(status: 400, reason: "Parameter verification failed.", parameterErrors: ["vmid": "property is missing"], request: where_)
+        }
+        let node = NodeName(nodeName), vmid = VMID(id)
+        guard let target = seed.storage(storage), target.contents.contains("backup"), target.isAvailable(on: node) else {
+            throw ProxmoxAPIError(status: 500, reason: "storage '\(storage)' does not support backups or is not available on \(node)", request: where_)
+        }
+        guard let guest = guests[vmid], guest.node == node else { return .string("OK", line: 0) }
+        if let lock = guest.lock { throw ProxmoxAPIError(status: 500, reason: "VM is locked (\(lock))", request: where_) }
+        guests[vmid]?.lock = "backup"
+        let notes = request.parameters["notes-template"].map { t -> String in
+            t.text.replacingOccurrences(of: "{{guestname}}", with: guest.name).replacingOccurrences(of: "{{vmid}}", with: String(id))
+        }
+        return startTask("vzdump", node: node, vmid: vmid, effect: .backup(storage: storage, wasRunning: guest.status == "running", notes: notes))
+    }
+
+    /// Restore (`archive` for VMs, `ostemplate` + `restore=1` for CTs): the VMID must be free
+    /// cluster-wide. The guest exists, locked `create`, while the restore runs.
+    private func restore(_ request: ProxmoxRequest) throws -> JSONValue {
+        let where_ = "\(request)"
+        let kind: GuestKind = request.template.hasSuffix("/qemu") ? .qemu : .lxc
+        let source = kind == .qemu ? request.parameters["archive"] : request.parameters["ostemplate"]
+        guard case .string(let nodeName)? = request.pathParameters["node"], let id = Self.int(request.parameters["vmid"]), let volid = source?.text else {
+            throw ProxmoxAPIError(status: 400, reason: "Parameter verification failed.", parameterErrors: ["vmid": "property is missing and it is not optional"], request: where_)
+        }
+        let node = NodeName(nodeName), vmid = VMID(id)
+        guard quorate else { throw ProxmoxAPIError(status: 500, reason: "cluster not ready - no quorum?", request: where_) }
+        if kind == .lxc && request.parameters["restore"]?.text != "1" {
+            throw ProxmoxAPIError(status: 500, reason: "creating containers from templates is not simulated", request: where_)
+        }
+        if let existing = guests[vmid] {
+            let what = existing.kind == .qemu ? "VM" : "CT"
+            throw ProxmoxAPIError(status: 500, reason: "unable to create \(kind == .qemu ? "VM" : "CT") \(vmid) - \(what) \(vmid) already exists on node '\(existing.node)'", request: where_)
+        }
+        guard let archive = archives.values.joined().first(where: { $0.volid == volid }), archive.kind == kind else {
+            throw ProxmoxAPIError(status: 500, reason: "unable to restore - no such archive '\(volid)'", request: where_)
+        }
+        let storage = request.parameters["storage"]?.text ?? "local"
+        guard let s = seed.storage(storage), s.isAvailable(on: node), s.contents.contains(kind == .qemu ? "images" : "rootdir") else {
+            throw ProxmoxAPIError(status: 500, reason: "storage '\(storage)' does not exist or cannot hold \(kind == .qemu ? "images" : "rootdir") on \(node)", request: where_)
+        }
+        let config = GuestConfigParser.parse(archive.config, kind: kind, vmid: vmid, file: "")
+        let name = config.current[kind == .qemu ? "name" : "hostname"] ?? "\(kind == .qemu ? "VM" : "CT")\(vmid)"
+        guests[vmid] = Guest(kind: kind, name: name, node: node, status: "stopped", lock: "create", haManaged: false, template: config.current["template"] == "1")
+        createdConfigs[vmid] = archive.config
+        return startTask(kind == .qemu ? "qmrestore" : "vzrestore", node: node, vmid: vmid, effect: .restore(start: request.parameters["start"]?.text == "1"))
+    }
+
+    /// A guest named by the request's path, on the node the path names.
+    private func guestOnNode(_ request: ProxmoxRequest) throws -> (VMID, NodeName, Guest) {
+        guard case .string(let nodeName)? = request.pathParameters["node"], let id = Self.int(request.pathParameters["vmid"]),
+              let guest = guests[VMID(id)], guest.node == NodeName(nodeName) else {
+            throw ProxmoxAPIError(status: 500, reason: "Configuration file 'nodes/\(request.pathParameters["node"]?.text ?? "?")/\(request.pathParameters["vmid"]?.text ?? "?").conf' does not exist", request: "\(request)")
+        }
+        return (VMID(id), NodeName(nodeName), guest)
+    }
+
+    static func int(_ value: ProxmoxValue?) -> Int? {
+        switch value {
+        case .integer(let i)?: i
+        case .string(let s)?: Int(s)
+        default: nil
+        }
+    }
+
+    private func startTask(_ type: String, node: NodeName, vmid: VMID, effect: Effect, polls: Int? = nil, neverEnds: Bool = false) -> JSONValue {
+        taskCounter += 1
+        let upid = "UPID:\(node):\(String(taskCounter, radix: 16, uppercase: true).leftPadded(8)):00ABCDEF:\(String(now, radix: 16, uppercase: true)):\(type):\(vmid):root@pam:"
+        let failure = failingTasks.removeValue(forKey: "\(type):\(vmid)") ?? failingTasks.removeValue(forKey: "\(type):*")
+        tasks[upid] = PendingTask(node: node, pollsLeft: polls ?? taskPolls, exitStatus: failure ?? "OK", vmid: vmid, effect: effect, neverEnds: neverEnds)
+        mostMovesAtOnce = max(mostMovesAtOnce, Set(tasks.values.filter { $0.pollsLeft > 0 || $0.neverEnds }.map(\.vmid)).union(haMoves.keys).count)
         return .string(upid, line: 0)
     }
 
@@ -222,13 +389,63 @@ public actor FakeProxmoxCluster: ProxmoxAPI {
         for (upid, task) in tasks where task.pollsLeft > 0 && !task.neverEnds {
             tasks[upid]!.pollsLeft -= 1
             guard tasks[upid]!.pollsLeft == 0 else { continue }
-            if task.exitStatus != "OK" {
-                guests[task.vmid]?.lock = nil
-            } else if haMoves[task.vmid] == nil {
-                guests[task.vmid]?.node = task.target
-                guests[task.vmid]?.lock = nil
+            guard task.exitStatus == "OK" else {
+                // A failed restore leaves nothing behind; every other failure leaves the guest as it was.
+                if case .restore = task.effect { guests[task.vmid] = nil } else { guests[task.vmid]?.lock = nil }
+                continue
             }
+            finish(task)
         }
+    }
+
+    private func finish(_ task: PendingTask) {
+        let vmid = task.vmid
+        switch task.effect {
+        case .migrate(let target):
+            guests[vmid]?.node = target
+            guests[vmid]?.lock = nil
+        case .haQueued:
+            break
+        case .setStatus(let status):
+            guests[vmid]?.status = status
+        case .backup(let storage, let wasRunning, let notes):
+            guard let guest = guests[vmid] else { return }
+            let stamp = Self.stamp(now)
+            let ext = guest.kind == .qemu ? "vma.zst" : "tar.zst"
+            let config = (try? configFile(.guestConfig(guest.kind, node: guest.node, vmid: vmid), "")).map(Self.configText) ?? ""
+            archives[storage, default: []].append(Archive(volid: "\(storage):backup/vzdump-\(guest.kind.rawValue)-\(vmid)-\(stamp).\(ext)", vmid: vmid, kind: guest.kind,
+                                                          ctime: now, size: 734_003_200, notes: notes, config: config))
+            guests[vmid]?.lock = nil
+            // Stop mode starts a guest that was running again once the backup is taken.
+            guests[vmid]?.status = wasRunning ? "running" : guest.status
+        case .restore(let start):
+            guests[vmid]?.lock = nil
+            if start { guests[vmid]?.status = "running" }
+        case .destroy:
+            guests[vmid] = nil
+            createdConfigs[vmid] = nil
+        }
+    }
+
+    /// vzdump's file-name time stamp: YYYY_MM_DD-HH_MM_SS (UTC here).
+    static func stamp(_ epoch: Int) -> String {
+        var days = epoch / 86_400, secs = epoch % 86_400
+        var year = 1970
+        func leap(_ y: Int) -> Bool { y % 4 == 0 && (y % 100 != 0 || y % 400 == 0) }
+        while days >= (leap(year) ? 366 : 365) { days -= leap(year) ? 366 : 365; year += 1 }
+        let months = [31, leap(year) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        var month = 0
+        while days >= months[month] { days -= months[month]; month += 1 }
+        let h = secs / 3600, m = (secs % 3600) / 60
+        secs %= 60
+        func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        return "\(year)_\(two(month + 1))_\(two(days + 1))-\(two(h))_\(two(m))_\(two(secs))"
+    }
+
+    /// A config section as the guest's .conf has it (what vzdump stores in the archive).
+    static func configText(_ file: GuestConfigFile) -> String {
+        (file.description.isEmpty ? "" : file.description.split(separator: "\n", omittingEmptySubsequences: false).map { "#\($0)" }.joined(separator: "\n") + "\n")
+            + file.current.entries.map { "\($0.key): \($0.value)" }.joined(separator: "\n") + "\n"
     }
 
     private func advanceHA() {

@@ -35,6 +35,7 @@ public struct PlanTextView {
             out.line("  \(symbol) \(move.kind.shortName) \(move.vmid) \(move.name.padded(16)) \(state.padded(8)) \(target.padded(17)) \(move.method.rawValue.padded(14)) downtime: \(move.downtime.rawValue)")
             out.line("      \(move.reason)")
             if let storage = move.targetStorage { out.line("      target storage: \(storage)") }
+            if let storage = move.restoreStorage { out.line("      restored into: \(storage) on \(move.to?.rawValue ?? "-"), under a free VMID") }
             for blocker in move.blockers {
                 let mark = blocker.severity == .blocks ? "BLOCKS" : blocker.severity == .action ? "ACTION" : "note"
                 out.line("      \(mark) [\(blocker.kind.rawValue)] \(blocker.message)\(place(blocker.file, blocker.line))")

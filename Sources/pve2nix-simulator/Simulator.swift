@@ -10,7 +10,7 @@ struct PVE2NixSimulator: AsyncParsableCommand {
         commandName: "pve2nix-simulator",
         abstract: "A Proxmox VE API simulator over HTTPS on loopback, seeded from a capture bundle.",
         discussion: """
-        Serves /api2/json with the bundle's cluster: migrations are tasks that take time, guests lock while they move, HA guests move after their task, requests fail without quorum or to offline nodes. The token secret and the password come from the environment: PVE2NIX_SIM_TOKEN_SECRET, PVE2NIX_SIM_PASSWORD.
+        Serves /api2/json with the bundle's cluster: migrations, shutdowns, backups (vzdump), restores and removals are tasks that take time; guests lock while they move; HA guests move after their task; vzdump answers "OK" without a task for a guest not on the node; a restore under a VMID in use fails; requests fail without quorum or to offline nodes. Faults: a failing migration or task, a task that never ends, 503s, slow answers, an offline node, no quorum. The token secret and the password come from the environment: PVE2NIX_SIM_TOKEN_SECRET, PVE2NIX_SIM_PASSWORD.
 
         Example:
           PVE2NIX_SIM_TOKEN_SECRET=sim-secret pve2nix-simulator --site Examples/villa --cert server.pem --key server.key --port 8006 --token-id 'pve2nix@pve!drain'
@@ -28,6 +28,9 @@ struct PVE2NixSimulator: AsyncParsableCommand {
     @Option(help: "Take this node offline.") var offline: [String] = []
     @Flag(help: "Start without quorum.") var noQuorum = false
     @Option(help: "Answer this many reads with 503 first.") var flakyReads: Int = 0
+    @Option(help: ArgumentHelp("Make the next task of this type for this guest fail, e.g. vzrestore:105 or vzdump:* .", valueName: "type:vmid")) var failTask: [String] = []
+    @Option(help: "Answer this many requests late (see --answer-delay).") var slowAnswers: Int = 0
+    @Option(help: "Seconds a slow answer takes.") var answerDelay: Double = 40
 
     func run() async throws {
         let bundle = SiteLoader(tree: LocalFileTree(root: URL(fileURLWithPath: site))).load()
@@ -37,6 +40,12 @@ struct PVE2NixSimulator: AsyncParsableCommand {
         for n in offline { await cluster.setOnline(NodeName(n), false) }
         if noQuorum { await cluster.setQuorate(false) }
         await cluster.failNextReads(flakyReads)
+        for spec in failTask {
+            let parts = spec.split(separator: ":", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty, parts[1] == "*" || Int(parts[1]) != nil else { throw ValidationError("--fail-task \(spec): give TYPE:VMID or TYPE:*") }
+            await cluster.failTask(parts[0], of: Int(parts[1]).map { VMID($0) }, with: "\(parts[0]) failed (simulated)")
+        }
+        await cluster.slowDown(slowAnswers, by: .milliseconds(Int(answerDelay * 1000)))
         let env = ProcessInfo.processInfo.environment
         var accounts = ProxmoxSimulatorServer.Accounts()
         if let id = tokenID, let secret = env["PVE2NIX_SIM_TOKEN_SECRET"] { accounts.tokens[id] = secret }

@@ -49,12 +49,13 @@ struct APIOptions: ParsableArguments {
         }
     }
 
-    func makeClient() throws -> (LiveProxmoxClient, ProxmoxCredentials) {
+    func makeClient(requestTimeout: Double = 30) throws -> (LiveProxmoxClient, ProxmoxCredentials) {
         let credentials = try Self.credentials()
         if insecureSkipTLSVerify { FileHandle.standardError.write(Data("pve2nix: WARNING: TLS verification is OFF: anyone on the path can read the credentials.\n".utf8)) }
         guard let url = URL(string: endpoint) else { throw ValidationError("--endpoint \(endpoint) is not a URL") }
         let client = try LiveProxmoxClient(endpoint: url, credentials: credentials,
-                                           trust: caFile.map { .caFile($0) } ?? .insecureSkipVerification, allowPlainHTTP: allowPlainHTTP)
+                                           trust: caFile.map { .caFile($0) } ?? .insecureSkipVerification, allowPlainHTTP: allowPlainHTTP,
+                                           requestTimeout: .milliseconds(Int64(requestTimeout * 1000)))
         return (client, credentials)
     }
 
@@ -152,18 +153,31 @@ extension PVE2Nix {
         @Option(name: .long, help: "Give up waiting for one migration task after this many seconds.")
         var taskTimeout: Double = 3600
 
+        @Option(name: .long, help: "Give up waiting for HA to show a guest on its target after this many seconds.")
+        var haTimeout: Double = 600
+
+        @Option(name: .long, help: "Give up on one API request after this many seconds without an answer (reads are retried).")
+        var requestTimeout: Double = 30
+
+        @Option(name: .long, help: "Moves in flight at once (each migration shares the network with the others).")
+        var concurrency: Int = 1
+
         @Flag(name: .long, help: "Skip the health probes from site.toml after each move.")
         var noHealthChecks = false
 
         func validate() throws {
-            guard pollInterval > 0, taskTimeout >= pollInterval else { throw ValidationError("--poll-interval must be positive and below --task-timeout") }
+            guard pollInterval > 0, taskTimeout >= pollInterval, haTimeout >= pollInterval else {
+                throw ValidationError("--poll-interval must be positive and below --task-timeout and --ha-timeout")
+            }
+            guard requestTimeout > 0 else { throw ValidationError("--request-timeout must be positive") }
+            guard (1...16).contains(concurrency) else { throw ValidationError("--concurrency must be between 1 and 16") }
         }
 
         func run() async throws {
             let site = try BundleReading.load(options.site)
             let plan = Planner(site: site).plan(node: NodeName(node))
             guard site.node(NodeName(node)) != nil else { throw ValidationError("the bundle has no node '\(node)'") }
-            let (client, credentials) = try api.makeClient()
+            let (client, credentials) = try api.makeClient(requestTimeout: requestTimeout)
             let journalPath = JournalLocation.path(for: node, explicit: journal)
             let lock = try DrainLock(journalPath: journalPath)
             let store = try SQLiteDrainJournal(path: journalPath)
@@ -171,6 +185,8 @@ extension PVE2Nix {
             var executor = DrainExecutor(api: client, journal: CrashHookJournal(store, crashAfter: crashAfter), clock: ContinuousClock())
             executor.limits.pollInterval = .milliseconds(Int(pollInterval * 1000))
             executor.limits.taskTimeout = .milliseconds(Int(taskTimeout * 1000))
+            executor.limits.haTimeout = .milliseconds(Int(haTimeout * 1000))
+            executor.limits.concurrency = concurrency
             if !noHealthChecks {
                 let probes = site.intent.probes
                 executor.healthCheck = { move in await NetworkHealthProber().failures(of: probes.filter { $0.guest == move.vmid }) }
@@ -185,6 +201,7 @@ extension PVE2Nix {
                 case .moved(let id, let target): print("      \(id) is on \(target)")
                 case .skipped(let id, let why): print("[\(counter.next())/\(total)] \(id): \(why)")
                 case .left(let id, let why): print("[\(counter.next())/\(total)] \(id) stays: \(why)")
+                case .attention(let id, let what): FileHandle.standardError.write(Data("pve2nix: ATTENTION \(id): \(what)\n".utf8))
                 }
             }
             print("Draining \(node) through \(api.endpoint) (\(credentials)); journal \(journalPath)")
@@ -193,6 +210,8 @@ extension PVE2Nix {
                 try await client.shutdown()
                 _ = lock
                 print("Moved \(outcome.moved.count), already done \(outcome.alreadyDone.count), left \(outcome.left.count).")
+                for (id, copy) in outcome.renumbered.sorted(by: { $0.key < $1.key }) { print("  renumbered: \(id) now runs as \(copy) (backup and restore; VMIDs are unique cluster-wide)") }
+                if outcome.left.isEmpty { print("\(node) carries no guests any more.") }
                 for (id, why) in outcome.left.sorted(by: { $0.key < $1.key }) { print("  left: \(id): \(why)") }
                 for (id, failures) in outcome.healthFailures.sorted(by: { $0.key < $1.key }) { print("  health: \(id): \(failures.joined(separator: "; "))") }
                 if !outcome.left.isEmpty || !outcome.healthFailures.isEmpty { throw ExitCode(1) }

@@ -20,23 +20,37 @@ actor CrashingJournal: DrainJournal {
     }
 }
 
-/// Sends the k-th migration request, then crashes before its answer (the UPID) is seen.
+/// Sends the k-th write (POST or DELETE), then crashes before its answer (the UPID) is seen.
 actor CrashingAPI: ProxmoxAPI {
     let inner: FakeProxmoxCluster
-    let crashOnPost: Int
-    var posts = 0
-    init(_ inner: FakeProxmoxCluster, crashOnPost: Int) { self.inner = inner; self.crashOnPost = crashOnPost }
+    let crashOnWrite: Int
+    var writes = 0
+    init(_ inner: FakeProxmoxCluster, crashOnWrite: Int) { self.inner = inner; self.crashOnWrite = crashOnWrite }
     func send(_ request: ProxmoxRequest) async throws -> JSONValue {
         let answer = try await inner.send(request)
-        if request.method == .post { posts += 1; if posts == crashOnPost { throw SimulatedCrash() } }
+        if request.method != .get { writes += 1; if writes == crashOnWrite { throw SimulatedCrash() } }
         return answer
+    }
+}
+
+/// Lets a test change the world right before a request of a given template reaches the cluster:
+/// someone else acting on the cluster while the drain runs.
+struct MeddlingAPI: ProxmoxAPI {
+    let inner: FakeProxmoxCluster
+    let template: String
+    let meddle: @Sendable (FakeProxmoxCluster) async -> Void
+    func send(_ request: ProxmoxRequest) async throws -> JSONValue {
+        if request.template == template { await meddle(inner) }
+        return try await inner.send(request)
     }
 }
 
 @Suite struct DrainExecutorTests {
     static let site = Fixtures.loadSite(Fixtures.villa)
     static let plan = Planner(site: site).plan(node: "villa-pve-01")
-    static let movable = plan.drain.moves.filter { $0.method.movesGuest && $0.method != .backupRestore }
+    static let movable = plan.drain.moves.filter { $0.method.movesGuest }
+    static let migrations = movable.filter { $0.method != .backupRestore }
+    static let restores = movable.filter { $0.method == .backupRestore }
 
     static func executor(_ api: any ProxmoxAPI, _ journal: any DrainJournal, _ clock: ImmediateClock = ImmediateClock()) -> DrainExecutor {
         var e = DrainExecutor(api: api, journal: journal, clock: clock)
@@ -45,18 +59,30 @@ actor CrashingAPI: ProxmoxAPI {
         return e
     }
 
-    /// Each guest on exactly one node (its planned target), in its original run state, asked to move once.
-    static func expectDrained(_ cluster: FakeProxmoxCluster) async {
+    /// Each guest on exactly one node (its planned target), in its original run state, asked to
+    /// move once; a backup-restore guest lives on as one copy on its target, its original removed once.
+    static func expectDrained(_ cluster: FakeProxmoxCluster, _ context: String = "") async {
         let guests = await cluster.guests
         let requests = await cluster.migrationRequests
-        for move in movable {
+        let writes = await cluster.writes
+        for move in migrations {
             let g = guests[move.vmid]
-            #expect(g?.node == move.to, "\(move.vmid) is on \(g?.node.rawValue ?? "nowhere"), planned \(move.to?.rawValue ?? "-")")
-            #expect(g?.status == move.status, "\(move.vmid) was \(move.status), is \(g?.status ?? "?")")
-            #expect(g?.lock == nil)
-            #expect(requests[move.vmid] == 1, "\(move.vmid) was asked to migrate \(requests[move.vmid] ?? 0) times")
+            #expect(g?.node == move.to, "\(context) \(move.vmid) is on \(g?.node.rawValue ?? "nowhere"), planned \(move.to?.rawValue ?? "-")")
+            #expect(g?.status == move.status, "\(context) \(move.vmid) was \(move.status), is \(g?.status ?? "?")")
+            #expect(g?.lock == nil, "\(context)")
+            #expect(requests[move.vmid] == 1, "\(context) \(move.vmid) was asked to migrate \(requests[move.vmid] ?? 0) times")
         }
-        #expect(guests.count == site.resources.count)
+        for move in restores {
+            #expect(guests[move.vmid] == nil, "\(context) the original \(move.vmid) is still there")
+            let copies = guests.filter { $0.value.name == move.name && $0.value.kind == move.kind }
+            #expect(copies.count == 1, "\(context) \(move.vmid) has \(copies.count) copies")
+            let copy = copies.first?.value
+            #expect(copy?.node == move.to && copy?.status == move.status && copy?.lock == nil, "\(context) \(move.vmid)'s copy: \(String(describing: copy))")
+            let deletes = writes.filter { $0 == "DELETE /nodes/\(move.from)/\(move.kind.apiSegment)/\(move.vmid)" }
+            #expect(deletes.count == 1, "\(context) \(move.vmid) removed \(deletes.count) times")
+        }
+        #expect(guests.count == site.resources.count, "\(context)")
+        #expect(await cluster.guests(on: "villa-pve-01") == [], "\(context)")
     }
 
     @Test func drainsVillaThroughTheAPI() async throws {
@@ -65,14 +91,26 @@ actor CrashingAPI: ProxmoxAPI {
         let outcome = try await Self.executor(cluster, journal).run(Self.plan.drain)
         await Self.expectDrained(cluster)
         #expect(Set(outcome.moved) == Set(Self.movable.map(\.vmid)))
-        // The backup-restore guest is left, and said so.
-        #expect(outcome.left.keys.sorted() == [VMID(105)])
-        #expect(await cluster.guests(on: "villa-pve-01") == [VMID(105)])
+        #expect(outcome.left.isEmpty)
         let phases = await journal.records().filter { $0.vmid == VMID(101) }.map(\.phase)
         #expect(phases == [.planned, .requested, .verified, .done])
+        // CT 105 (local snapshots): shut down, backed up, restored under a free id, and only then removed.
+        let steps = await journal.records().filter { $0.vmid == VMID(105) }.map { "\($0.step.rawValue) \($0.phase.rawValue)" }
+        #expect(steps == ["shutdown planned", "shutdown requested", "backup planned", "backup requested", "backup verified",
+                          "restore planned", "restore requested", "restore verified", "delete planned", "delete requested", "delete done"])
+        let copy = try #require(outcome.renumbered[VMID(105)])
+        let copyNode = await cluster.guests[copy]?.node
+        #expect(copyNode == Self.restores[0].to)
+        let archive = try #require(await cluster.archives["nas-backup"]?.first)
+        #expect(archive.vmid == VMID(105) && archive.notes == "pve2nix drain of wiki (105) from villa-pve-01")
+        // The backup pruned nothing and is protected; the original went only after the copy ran.
+        let writes = await cluster.writes
+        #expect(writes.firstIndex { $0.hasPrefix("DELETE") }! > writes.firstIndex { $0 == "POST /nodes/\(Self.restores[0].to!)/lxc" }!)
         // A second run has nothing to do and asks for nothing.
+        let before = await cluster.writes.count
         let again = try await Self.executor(cluster, journal).run(Self.plan.drain)
         #expect(Set(again.alreadyDone) == Set(Self.movable.map(\.vmid)))
+        #expect(await cluster.writes.count == before)
         await Self.expectDrained(cluster)
     }
 
@@ -88,19 +126,23 @@ actor CrashingAPI: ProxmoxAPI {
                 _ = try await Self.executor(cluster, CrashingJournal(journal, crashAfter: k)).run(Self.plan.drain)
             }
             _ = try await Self.executor(cluster, journal).run(Self.plan.drain)
-            await Self.expectDrained(cluster)
+            await Self.expectDrained(cluster, "record \(k):")
         }
     }
 
     @Test func resumesAfterACrashBetweenRequestAndUPID() async throws {
-        for k in 1...Self.movable.count {
+        let counting = FakeProxmoxCluster(site: Self.site)
+        _ = try await Self.executor(counting, InMemoryDrainJournal()).run(Self.plan.drain)
+        let writes = await counting.writes.count
+        #expect(writes == Self.migrations.count + 4)
+        for k in 1...writes {
             let cluster = FakeProxmoxCluster(site: Self.site)
             let journal = InMemoryDrainJournal()
             await #expect(throws: SimulatedCrash.self) {
-                _ = try await Self.executor(CrashingAPI(cluster, crashOnPost: k), journal).run(Self.plan.drain)
+                _ = try await Self.executor(CrashingAPI(cluster, crashOnWrite: k), journal).run(Self.plan.drain)
             }
             _ = try await Self.executor(cluster, journal).run(Self.plan.drain)
-            await Self.expectDrained(cluster)
+            await Self.expectDrained(cluster, "write \(k):")
         }
     }
 
@@ -108,9 +150,9 @@ actor CrashingAPI: ProxmoxAPI {
         let cluster = FakeProxmoxCluster(site: Self.site)
         await cluster.failMigration(VMID(101), with: "migration aborted")
         let journal = InMemoryDrainJournal()
-        await #expect(throws: DrainError.taskFailed(VMID(101), upid: "UPID:villa-pve-01:00001001:00ABCDEF:6745A1B2:vzmigrate:101:root@pam:", exitStatus: "migration aborted")) {
-            _ = try await Self.executor(cluster, journal).run(Self.plan.drain)
-        }
+        let error = await #expect(throws: DrainError.self) { _ = try await Self.executor(cluster, journal).run(Self.plan.drain) }
+        guard case .taskFailed(VMID(101), let upid, "migration aborted")? = error else { Issue.record("\(String(describing: error))"); return }
+        #expect(upid.contains(":vzmigrate:101:"))
         let guest = await cluster.guests[VMID(101)]
         #expect(guest?.node == "villa-pve-01" && guest?.status == "running" && guest?.lock == nil)
         #expect(try await journal.latest()[VMID(101)]?.phase == .failed)
@@ -148,5 +190,121 @@ actor CrashingAPI: ProxmoxAPI {
         await cluster.failNextReads(2)
         _ = try await Self.executor(cluster, InMemoryDrainJournal()).run(Self.plan.drain)
         await Self.expectDrained(cluster)
+    }
+
+    // MARK: Backup and restore
+
+    /// Collects progress events, for checking what the drain said.
+    final class Events: @unchecked Sendable {
+        private var list: [DrainEvent] = []
+        private let lock = NSLock()
+        func add(_ e: DrainEvent) { lock.withLock { list.append(e) } }
+        var attention: [String] { lock.withLock { list.compactMap { if case .attention(_, let s) = $0 { s } else { nil } } } }
+    }
+
+    static func watched(_ api: any ProxmoxAPI, _ journal: any DrainJournal, _ events: Events) -> DrainExecutor {
+        var e = executor(api, journal)
+        e.progress = { events.add($0) }
+        return e
+    }
+
+    @Test func aFailedRestoreKeepsTheOriginalAndSaysItIsStopped() async throws {
+        let cluster = FakeProxmoxCluster(site: Self.site)
+        await cluster.failTask("vzrestore", of: nil, with: "unable to restore CT - no space left on device")
+        let journal = InMemoryDrainJournal(), events = Events()
+        let error = await #expect(throws: DrainError.self) { _ = try await Self.watched(cluster, journal, events).run(Self.plan.drain) }
+        guard case .taskFailed(VMID(105), _, let status)? = error else { Issue.record("\(String(describing: error))"); return }
+        #expect(status.contains("no space left"))
+        let original = await cluster.guests[VMID(105)]
+        #expect(original?.node == "villa-pve-01" && original?.status == "stopped")
+        #expect(await cluster.guests.values.filter { $0.name == "wiki" }.count == 1)
+        #expect(events.attention.contains { $0.contains("STOPPED on villa-pve-01") && $0.contains("pct start 105") })
+        let last = try await journal.latest()[VMID(105)]
+        #expect(last?.phase == .failed && last?.step == .restore)
+        // Run again: the same archive is restored, then the original goes.
+        _ = try await Self.executor(cluster, journal).run(Self.plan.drain)
+        await Self.expectDrained(cluster)
+        #expect(await cluster.archives["nas-backup"]?.count == 1)
+    }
+
+    @Test func aFailedBackupTouchesNothingElse() async throws {
+        let cluster = FakeProxmoxCluster(site: Self.site)
+        await cluster.failTask("vzdump", of: VMID(105), with: "command 'lxc-freeze' failed")
+        let journal = InMemoryDrainJournal(), events = Events()
+        await #expect(throws: DrainError.self) { _ = try await Self.watched(cluster, journal, events).run(Self.plan.drain) }
+        #expect(await cluster.guests[VMID(105)]?.node == "villa-pve-01")
+        #expect(await cluster.writes.allSatisfy { !$0.hasPrefix("DELETE") && !$0.hasSuffix("/lxc") })
+        #expect(!events.attention.isEmpty)
+        _ = try await Self.executor(cluster, journal).run(Self.plan.drain)
+        await Self.expectDrained(cluster)
+    }
+
+    @Test func aVMIDTakenMeanwhileIsNotOverwritten() async throws {
+        let cluster = FakeProxmoxCluster(site: Self.site)
+        // Someone creates a guest under the id the drain just got from /cluster/nextid.
+        let squat = MeddlingAPI(inner: cluster, template: "/nodes/{node}/lxc") { c in
+            guard await c.guests.values.allSatisfy({ $0.name != "squatter" }) else { return }
+            var id = 100
+            while await c.guests[VMID(id)] != nil { id += 1 }
+            await c.create(VMID(id), kind: .qemu, name: "squatter", on: "villa-pve-02")
+        }
+        let journal = InMemoryDrainJournal()
+        let error = await #expect(throws: DrainError.self) { _ = try await Self.executor(squat, journal).run(Self.plan.drain) }
+        guard case .vmidTaken(VMID(105), let taken)? = error else { Issue.record("\(String(describing: error))"); return }
+        #expect(await cluster.guests[taken]?.name == "squatter")
+        #expect(await cluster.guests[VMID(105)]?.node == "villa-pve-01")
+        let outcome = try await Self.executor(cluster, journal).run(Self.plan.drain)
+        let copy = try #require(outcome.renumbered[VMID(105)])
+        #expect(copy != taken)
+        let names = await (cluster.guests[copy]?.name, cluster.guests[taken]?.name)
+        #expect(names.0 == "wiki" && names.1 == "squatter")
+        #expect(await cluster.guests[VMID(105)] == nil)
+    }
+
+    @Test func vzdumpsOKQuirkIsNotTakenForABackup() async throws {
+        let cluster = FakeProxmoxCluster(site: Self.site)
+        // The guest moves away between the drain's check and the backup: vzdump answers "OK", no task.
+        let moved = MeddlingAPI(inner: cluster, template: "/nodes/{node}/vzdump") { c in await c.relocate(VMID(105), to: "villa-pve-02") }
+        let error = await #expect(throws: DrainError.self) { _ = try await Self.executor(moved, InMemoryDrainJournal()).run(Self.plan.drain) }
+        guard case .unexpectedAnswer(let text)? = error else { Issue.record("\(String(describing: error))"); return }
+        #expect(text.contains("'OK'") && text.contains("Nothing was backed up"))
+        #expect(await cluster.writes.allSatisfy { !$0.hasPrefix("DELETE") && !$0.hasSuffix("/lxc") })
+        #expect(await cluster.archives.isEmpty)
+    }
+
+    @Test func anOriginalStartedAgainIsNeverRemoved() async throws {
+        let cluster = FakeProxmoxCluster(site: Self.site)
+        let started = MeddlingAPI(inner: cluster, template: "/nodes/{node}/lxc") { c in await c.setStatus(VMID(105), "running") }
+        let error = await #expect(throws: DrainError.self) { _ = try await Self.executor(started, InMemoryDrainJournal()).run(Self.plan.drain) }
+        guard case .stateChanged(VMID(105), _, let found)? = error else { Issue.record("\(String(describing: error))"); return }
+        #expect(found.contains("not removed"))
+        #expect(await cluster.guests[VMID(105)]?.status == "running")
+        #expect(await cluster.writes.allSatisfy { !$0.hasPrefix("DELETE") })
+    }
+
+    @Test func anUnhealthyCopyKeepsTheOriginal() async throws {
+        let cluster = FakeProxmoxCluster(site: Self.site)
+        let journal = InMemoryDrainJournal(), events = Events()
+        var sick = Self.watched(cluster, journal, events)
+        sick.healthCheck = { move in move.vmid == VMID(105) ? ["tcp 10.1.40.25:3000: connection refused"] : [] }
+        let outcome = try await sick.run(Self.plan.drain)
+        #expect(outcome.left[VMID(105)]?.contains("the original 105 is kept") == true)
+        #expect(await cluster.guests[VMID(105)]?.status == "stopped")
+        #expect(events.attention.contains { $0.contains("health probes fail") })
+        // Healthy now: the next run only removes the original.
+        _ = try await Self.executor(cluster, journal).run(Self.plan.drain)
+        await Self.expectDrained(cluster)
+    }
+
+    @Test func theConcurrencyLimitHolds() async throws {
+        for limit in [1, 3] {
+            let cluster = FakeProxmoxCluster(site: Self.site)
+            var e = Self.executor(cluster, InMemoryDrainJournal())
+            e.limits.concurrency = limit
+            _ = try await e.run(Self.plan.drain)
+            await Self.expectDrained(cluster, "limit \(limit):")
+            let most = await cluster.mostMovesAtOnce
+            #expect(most <= limit && (limit == 1 || most > 1), "limit \(limit): \(most) at once")
+        }
     }
 }

@@ -58,12 +58,59 @@ import Testing
             var executor = DrainExecutor(api: client, journal: InMemoryDrainJournal(), clock: ImmediateClock())
             executor.limits.taskTimeout = .seconds(120)
             let outcome = try await executor.run(plan.drain)
-            let movable = plan.drain.moves.filter { $0.method.movesGuest && $0.method != .backupRestore }
-            #expect(Set(outcome.moved) == Set(movable.map(\.vmid)))
-            for move in movable {
-                #expect(await cluster.guests[move.vmid]?.node == move.to)
-                #expect(await cluster.migrationRequests[move.vmid] == 1)
+            #expect(Set(outcome.moved) == Set(plan.drain.moves.map(\.vmid)))
+            await DrainExecutorTests.expectDrained(cluster)
+            try await client.shutdown()
+        }
+    }
+
+    static func slowClient(_ server: ProxmoxSimulatorServer, _ pki: TestPKI) throws -> LiveProxmoxClient {
+        try LiveProxmoxClient(endpoint: endpoint(server), credentials: .token(id: "pve2nix@pve!drain", secret: "token-secret-123"),
+                              trust: .caFile(pki.ca), requestTimeout: .milliseconds(700))
+    }
+
+    @Test func slowAnswersAreBoundedAndRetried() async throws {
+        try await Self.withSimulator { cluster, server, pki in
+            let client = try Self.slowClient(server, pki)
+            // A late answer is an error that says so once the timeout passes, never a hang.
+            await cluster.slowDown(1, by: .milliseconds(1500))
+            do {
+                _ = try await client.send(.clusterStatus())
+                Issue.record("a late answer was waited for")
+            } catch let e as ProxmoxAPIError {
+                #expect(e.timedOut && e.isTransient)
+                #expect(e.description.contains("no answer in time"))
             }
+            // During a drain, late reads are retried.
+            await cluster.slowDown(2, by: .milliseconds(1500))
+            var executor = DrainExecutor(api: client, journal: InMemoryDrainJournal(), clock: ImmediateClock())
+            executor.limits.taskTimeout = .seconds(120)
+            _ = try await executor.run(Planner(site: Self.site).plan(node: "villa-pve-01").drain)
+            await DrainExecutorTests.expectDrained(cluster)
+            try await client.shutdown()
+        }
+    }
+
+    @Test func aLateAnswerToAWriteIsResumedWithoutAskingTwice() async throws {
+        try await Self.withSimulator { cluster, server, pki in
+            let client = try Self.slowClient(server, pki)
+            let plan = Planner(site: Self.site).plan(node: "villa-pve-01")
+            let journal = InMemoryDrainJournal()
+            var executor = DrainExecutor(api: client, journal: journal, clock: ImmediateClock())
+            executor.limits.taskTimeout = .seconds(120)
+            // The first migration request is carried out, but its answer (the UPID) comes too late.
+            await cluster.slowDown(1, by: .milliseconds(1500), writesOnly: true)
+            do {
+                _ = try await executor.run(plan.drain)
+                Issue.record("a write without an answer passed")
+            } catch let e as ProxmoxAPIError {
+                #expect(e.timedOut)
+            }
+            let first = try #require(plan.drain.moves.first { $0.method.movesGuest })
+            #expect(try await journal.latest()[first.vmid]?.phase == .planned)
+            try await Task.sleep(for: .milliseconds(1200))
+            _ = try await executor.run(plan.drain)
+            await DrainExecutorTests.expectDrained(cluster)
             try await client.shutdown()
         }
     }

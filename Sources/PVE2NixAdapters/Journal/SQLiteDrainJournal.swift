@@ -32,7 +32,24 @@ public final class SQLiteDrainJournal: DrainJournal, Sendable {
                 t.column("recorded_at", .datetime).notNull()
             }
         }
+        m.registerMigration("v2: backup-restore steps") { db in
+            try db.alter(table: "drain_record") { t in
+                t.add(column: "step", .text).notNull().defaults(to: "migrate")
+                t.add(column: "archive", .text)
+                t.add(column: "copy_vmid", .integer)
+            }
+        }
         return m
+    }
+
+    private static let columns = "vmid, phase, step, target, upid, archive, copy_vmid, detail"
+
+    private static func record(_ row: Row) -> DrainRecord? {
+        guard let phase = DrainRecord.Phase(rawValue: row["phase"]), let step = DrainRecord.Step(rawValue: row["step"]) else { return nil }
+        let target: String? = row["target"]
+        let copy: Int? = row["copy_vmid"]
+        return DrainRecord(vmid: VMID(row["vmid"] as Int), phase: phase, step: step, target: target.map { NodeName($0) }, upid: row["upid"],
+                           archive: row["archive"], copy: copy.map { VMID($0) }, detail: row["detail"])
     }
 
     /// Applied migrations, newest last: the journal's schema version.
@@ -42,28 +59,23 @@ public final class SQLiteDrainJournal: DrainJournal, Sendable {
 
     public func records() async throws -> [DrainRecord] {
         try await queue.read { db in
-            try Row.fetchAll(db, sql: "SELECT vmid, phase, target, upid, detail FROM drain_record ORDER BY id").compactMap { row in
-                guard let phase = DrainRecord.Phase(rawValue: row["phase"]) else { return nil }
-                let target: String? = row["target"]
-                return DrainRecord(vmid: VMID(row["vmid"] as Int), phase: phase, target: target.map { NodeName($0) }, upid: row["upid"], detail: row["detail"])
-            }
+            try Row.fetchAll(db, sql: "SELECT \(Self.columns) FROM drain_record ORDER BY id").compactMap(Self.record)
         }
     }
 
     public func append(_ record: DrainRecord) async throws {
         try await queue.write { db in
-            try db.execute(sql: "INSERT INTO drain_record (vmid, phase, target, upid, detail, recorded_at) VALUES (?, ?, ?, ?, ?, ?)",
-                           arguments: [record.vmid.rawValue, record.phase.rawValue, record.target?.rawValue, record.upid, record.detail, Date()])
+            try db.execute(sql: "INSERT INTO drain_record (\(Self.columns), recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           arguments: [record.vmid.rawValue, record.phase.rawValue, record.step.rawValue, record.target?.rawValue, record.upid,
+                                       record.archive, record.copy?.rawValue, record.detail, Date()])
         }
     }
 
     /// Every record with its time, for `pve2nix status`.
     public func history() throws -> [(record: DrainRecord, at: Date)] {
         try queue.read { db in
-            try Row.fetchAll(db, sql: "SELECT vmid, phase, target, upid, detail, recorded_at FROM drain_record ORDER BY id").compactMap { row in
-                guard let phase = DrainRecord.Phase(rawValue: row["phase"]) else { return nil }
-                let target: String? = row["target"]
-                return (DrainRecord(vmid: VMID(row["vmid"] as Int), phase: phase, target: target.map { NodeName($0) }, upid: row["upid"], detail: row["detail"]), row["recorded_at"])
+            try Row.fetchAll(db, sql: "SELECT \(Self.columns), recorded_at FROM drain_record ORDER BY id").compactMap { row in
+                Self.record(row).map { ($0, row["recorded_at"]) }
             }
         }
     }

@@ -140,11 +140,19 @@ public actor LiveProxmoxClient: ProxmoxAPI {
             http.body = .bytes(ByteBuffer(string: form))
         }
         http.headers = headers
-        let response = try await self.http.execute(http, timeout: requestTimeout)
-        let body = try await response.body.collect(upTo: 64 << 20)
-        let text = String(buffer: body)
         // The request is described without its parameters: they may carry a password.
         let label = "\(request.method.rawValue) \(request.path)"
+        let response: HTTPClientResponse
+        let body: ByteBuffer
+        do {
+            response = try await self.http.execute(http, timeout: requestTimeout)
+            body = try await response.body.collect(upTo: 64 << 20)
+        } catch let error as HTTPClientError where [.deadlineExceeded, .readTimeout, .connectTimeout].contains(error) {
+            var timeout = ProxmoxAPIError(status: 0, reason: "\(requestTimeout.nanoseconds / 1_000_000_000) s", request: label)
+            timeout.timedOut = true
+            throw timeout
+        }
+        let text = String(buffer: body)
         guard response.status == .ok else {
             var params: [String: String] = [:]
             if let json = try? JSONReader.parse(text) {

@@ -75,6 +75,8 @@ public struct DrainMove: Sendable, Hashable, Codable {
     public var withLocalDisks: Bool
     /// Where local volumes go when their storage does not exist on the target.
     public var targetStorage: String?
+    /// For backup-restore: the target's storage the restored volumes go to.
+    public var restoreStorage: String? = nil
     public var memoryBytes: Int64
     public var vcpus: Int
     public var blockers: [Blocker]

@@ -128,7 +128,7 @@ extension Guest {
             a.reason = "cannot move: " + a.blockers.filter { $0.severity == .blocks }.map(\.message).joined(separator: "; ")
         } else if needsSnapshotRestore {
             a.method = .backupRestore
-            a.reason = "local disks with snapshots cannot migrate: back up to shared storage, restore on the target, remove the original after the restore is verified"
+            a.reason = "local disks with snapshots cannot migrate: shut down, back up to shared storage, restore on the target under a free VMID (VMIDs are unique cluster-wide), remove the original once the copy runs and is healthy"
             a.requiredStorages = []
         } else if template {
             a.method = .offline

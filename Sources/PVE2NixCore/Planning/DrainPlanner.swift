@@ -28,6 +28,7 @@ struct DrainPlanner {
             }
             var target: NodeName? = nil
             var targetStorage: String? = nil
+            var restoreStorage: String? = nil
             if analysis.method.movesGuest {
                 let demand = guest.template ? 0 : guest.memoryBytes
                 let pinned = intent.guests[guest.vmid]?.target
@@ -61,11 +62,22 @@ struct DrainPlanner {
                             message: "storage \(missing.joined(separator: ", ")) does not exist on \(target!); its volumes go to '\(substitute)' there (\(guest.kind == .qemu ? "targetstorage" : "target-storage"))",
                             file: "cluster/storage.cfg", line: missing.compactMap { site.storage($0)?.line }.first))
                     }
-                    if !guest.template {
+                    if analysis.method == .backupRestore {
+                        restoreStorage = self.restoreStorage(for: guest, on: target!)
+                        if restoreStorage == nil {
+                            analysis.blockers.append(Blocker(kind: .storageMissing, severity: .blocks,
+                                message: "no storage on \(target!) holds \(guest.kind == .qemu ? "images" : "rootdir") to restore into", file: "cluster/storage.cfg", line: nil))
+                            analysis.method = .none
+                            analysis.reason = "cannot move: no storage on the target to restore into"
+                            target = nil
+                        }
+                    }
+                    // Only a placed guest commits memory and CPUs on the peer.
+                    if target != nil && !guest.template {
                         peers[best.index].memoryCommittedAfterBytes += demand
                         peers[best.index].vcpusAfter += guest.vcpus
                     }
-                    peers[best.index].guestsReceived.append(guest.vmid)
+                    if target != nil { peers[best.index].guestsReceived.append(guest.vmid) }
                 } else {
                     let why = pinned.map { "pinned to \($0) by site.toml; " } ?? ""
                     analysis.blockers.append(Blocker(kind: .capacity, severity: .blocks,
@@ -79,7 +91,7 @@ struct DrainPlanner {
                 from: node, to: target, method: analysis.method, reason: analysis.reason,
                 downtime: guest.downtime(for: analysis.method, localDisks: analysis.withLocalDisks || analysis.method == .backupRestore),
                 haManaged: site.haResources.contains { $0.vmid == guest.vmid },
-                withLocalDisks: analysis.withLocalDisks && analysis.method != .backupRestore, targetStorage: targetStorage,
+                withLocalDisks: analysis.withLocalDisks && analysis.method != .backupRestore, targetStorage: targetStorage, restoreStorage: restoreStorage,
                 memoryBytes: guest.memoryBytes, vcpus: guest.vcpus, blockers: analysis.blockers)
         }
         return DrainPlan(moves: guests.compactMap { moves[$0.vmid] }, peers: peers,
@@ -112,6 +124,18 @@ struct DrainPlanner {
         let content = kind == .qemu ? "images" : "rootdir"
         return site.storages.filter { !$0.shared && $0.isAvailable(on: node) && $0.contents.contains(content) }
             .map(\.id).sorted().first
+    }
+
+    /// Where a backup-restore puts the volumes on `node`: the storage the root volume lives on now if
+    /// the target has it, else a local one that can hold this kind's volumes.
+    private func restoreStorage(for guest: Guest, on node: NodeName) -> String? {
+        let content = guest.kind == .qemu ? "images" : "rootdir"
+        let current = guest.volumes.compactMap { v -> String? in
+            guard case .storage(let id, _) = v.source, !v.isCDROM else { return nil }
+            return id
+        }
+        if let id = current.first(where: { site.storage($0).map { $0.isAvailable(on: node) && $0.contents.contains(content) } ?? false }) { return id }
+        return substituteStorage(for: guest.kind, on: node)
     }
 
     /// A shared storage holding backups that every peer reaches.

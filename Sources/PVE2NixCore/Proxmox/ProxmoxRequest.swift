@@ -134,9 +134,29 @@ extension ProxmoxRequest {
         return .init(.post, "/nodes/{node}/lxc/{vmid}/migrate", path: ["node": .string(node.rawValue), "vmid": .integer(vmid.rawValue)], parameters: p)
     }
 
-    public static func vzdump(node: NodeName, vmid: VMID, storage: String, mode: String = "snapshot") -> Self {
-        .init(.post, "/nodes/{node}/vzdump", path: ["node": .string(node.rawValue)],
-              parameters: ["vmid": .string(String(vmid.rawValue)), "storage": .string(storage), "mode": .string(mode), "compress": .string("zstd")])
+    /// A backup of one guest. `remove=0`: never prune the storage's older backups as a side effect;
+    /// `protected=1`: no prune job removes this archive while the drain still needs it. Answers a
+    /// UPID, or the literal string "OK" when the guest is not on `node`.
+    public static func vzdump(node: NodeName, vmid: VMID, storage: String, mode: String = "stop", notes: String? = nil) -> Self {
+        var p: [String: ProxmoxValue] = ["vmid": .string(String(vmid.rawValue)), "storage": .string(storage), "mode": .string(mode), "compress": .string("zstd"),
+                                         "remove": .boolean(false), "protected": .boolean(true)]
+        if let notes { p["notes-template"] = .string(notes) }
+        return .init(.post, "/nodes/{node}/vzdump", path: ["node": .string(node.rawValue)], parameters: p)
+    }
+
+    /// The guest config inside a backup archive: proof the archive is readable and whose it is.
+    public static func extractConfig(node: NodeName, volume: String) -> Self {
+        .init(.get, "/nodes/{node}/vzdump/extractconfig", path: ["node": .string(node.rawValue)], parameters: ["volume": .string(volume)])
+    }
+
+    /// A clean shutdown, bounded by `timeout` seconds; it fails (and the guest keeps running) rather than force a stop.
+    public static func shutdownGuest(_ kind: GuestKind, node: NodeName, vmid: VMID, timeout: Int = 180) -> Self {
+        .init(.post, "/nodes/{node}/\(kind.apiSegment)/{vmid}/status/shutdown", path: ["node": .string(node.rawValue), "vmid": .integer(vmid.rawValue)],
+              parameters: ["timeout": .integer(timeout)])
+    }
+
+    public static func startGuest(_ kind: GuestKind, node: NodeName, vmid: VMID) -> Self {
+        .init(.post, "/nodes/{node}/\(kind.apiSegment)/{vmid}/status/start", path: ["node": .string(node.rawValue), "vmid": .integer(vmid.rawValue)])
     }
 
     public static func restoreVM(node: NodeName, vmid: VMID, archive: String, storage: String, start: Bool) -> Self {
@@ -184,7 +204,9 @@ extension ProxmoxRequest {
             migratePrecondition(node: n, vmid: id, target: t),
             migrateVM(node: n, vmid: id, target: t, online: true, withLocalDisks: true, targetStorage: "local-lvm", bandwidthLimitKiB: 100_000),
             migrateCT(node: n, vmid: id, target: t, restart: true, targetStorage: "local-lvm"),
-            vzdump(node: n, vmid: id, storage: "backup"), restoreVM(node: n, vmid: id, archive: "backup:backup/vzdump-qemu-100.vma.zst", storage: "local-lvm", start: true),
+            vzdump(node: n, vmid: id, storage: "backup", notes: "pve2nix"), extractConfig(node: n, volume: "backup:backup/vzdump-lxc-100.tar.zst"),
+            shutdownGuest(.qemu, node: n, vmid: id), shutdownGuest(.lxc, node: n, vmid: id), startGuest(.qemu, node: n, vmid: id), startGuest(.lxc, node: n, vmid: id),
+            restoreVM(node: n, vmid: id, archive: "backup:backup/vzdump-qemu-100.vma.zst", storage: "local-lvm", start: true),
             restoreCT(node: n, vmid: id, archive: "backup:backup/vzdump-lxc-100.tar.zst", storage: "local-lvm", start: true),
             deleteGuest(.qemu, node: n, vmid: id), deleteGuest(.lxc, node: n, vmid: id),
             taskStatus(node: n, upid: "UPID:pve1:00001234:00ABCDEF:6745A1B2:qmigrate:100:root@pam:"),
