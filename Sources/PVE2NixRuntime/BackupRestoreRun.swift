@@ -46,7 +46,7 @@ struct BackupRestoreRun {
                 return .left(why)
             }
             try await removeOriginal(copy: copy)
-            try await record(.done, .delete, archive: archive, copy: copy, "restored as \(copy) on \(target) from \(archive), healthy; original removed")
+            try await record(.done, .delete, archive: archive, copy: copy, "restored as \(copy) on \(target) from \(archive) (\(executor.healthSummary(move, []))); original removed")
             executor.progress(.moved(vmid, target))
             return .moved(healthFailures: [], copy: copy)
         } catch {

@@ -83,6 +83,8 @@ public struct DrainExecutor: Sendable {
     public var limits = DrainLimits()
     /// The site's probes for a guest: the failures, empty when healthy.
     public var healthCheck: @Sendable (DrainMove) async -> [String] = { _ in [] }
+    /// How many probes `healthCheck` runs for a guest (0: none, and the journal says so).
+    public var probeCount: @Sendable (DrainMove) -> Int = { _ in 0 }
     public var progress: @Sendable (DrainEvent) -> Void = { _ in }
 
     public init(api: any ProxmoxAPI, journal: any DrainJournal, clock: any Clock<Duration>) {
@@ -168,8 +170,7 @@ public struct DrainExecutor: Sendable {
         }
         try await moveGuest(move, to: target, record: record)
         let failures = await healthCheck(move)
-        try await journal.append(DrainRecord(vmid: move.vmid, phase: .done, target: target,
-                                             detail: failures.isEmpty ? "on \(target), healthy" : "on \(target); health: \(failures.joined(separator: "; "))"))
+        try await journal.append(DrainRecord(vmid: move.vmid, phase: .done, target: target, detail: "on \(target); \(healthSummary(move, failures))"))
         progress(.moved(move.vmid, target))
         return .moved(healthFailures: failures, copy: nil)
     }
@@ -221,6 +222,12 @@ public struct DrainExecutor: Sendable {
     }
 
     // MARK: Shared steps
+
+    func healthSummary(_ move: DrainMove, _ failures: [String]) -> String {
+        if !failures.isEmpty { return "health: \(failures.joined(separator: "; "))" }
+        let n = probeCount(move)
+        return n == 0 ? "no health probes" : "\(n) health probe\(n == 1 ? "" : "s") pass"
+    }
 
     /// Sends a request that starts a task and returns its UPID.
     func requestTask(_ request: ProxmoxRequest, what: String) async throws -> UPID {

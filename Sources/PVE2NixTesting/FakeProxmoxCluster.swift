@@ -55,7 +55,7 @@ public actor FakeProxmoxCluster: ProxmoxAPI {
     private var haMoves: [VMID: (target: NodeName, pollsLeft: Int)] = [:]
     private var taskCounter = 0x1000
     /// The cluster's clock (seconds since the epoch): a second passes with every request.
-    public private(set) var now = 1_764_230_400
+    public private(set) var now = 1_795_766_400
     public private(set) var archives: [String: [Archive]] = [:]
     /// Configs of guests created here (restores), by VMID.
     private var createdConfigs: [VMID: String] = [:]
@@ -99,6 +99,8 @@ public actor FakeProxmoxCluster: ProxmoxAPI {
     public func create(_ vmid: VMID, kind: GuestKind, name: String, on node: NodeName) {
         guests[vmid] = Guest(kind: kind, name: name, node: node, status: "stopped", lock: nil, haManaged: false, template: false)
     }
+    /// How many requests (to anything) a task lasts.
+    public func setTaskPolls(_ n: Int) { taskPolls = n }
     /// Someone moves a guest behind the drain's back.
     public func relocate(_ vmid: VMID, to node: NodeName) { guests[vmid]?.node = node }
     /// Someone starts a guest by hand.

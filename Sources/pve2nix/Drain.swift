@@ -187,10 +187,7 @@ extension PVE2Nix {
             executor.limits.taskTimeout = .milliseconds(Int(taskTimeout * 1000))
             executor.limits.haTimeout = .milliseconds(Int(haTimeout * 1000))
             executor.limits.concurrency = concurrency
-            if !noHealthChecks {
-                let probes = site.intent.probes
-                executor.healthCheck = { move in await NetworkHealthProber().failures(of: probes.filter { $0.guest == move.vmid }) }
-            }
+            if !noHealthChecks { executor.probe(site.intent.probes) }
             let total = plan.drain.moves.count
             let counter = ProgressCounter()
             executor.progress = { event in
@@ -256,8 +253,17 @@ extension PVE2Nix {
                 return
             }
             print("Drain journal of \(node): \(path) (schema \(try store.schemaVersions().last ?? "?"), \(history.count) records)")
+            func pad(_ s: String, _ n: Int) -> String { s.padding(toLength: max(n, s.count), withPad: " ", startingAt: 0) }
+            print("  \(pad("VMID", 6)) \(pad("STEP", 9)) \(pad("PHASE", 10)) \(pad("TARGET", 14)) DETAIL")
             for r in latest.values.sorted(by: { $0.vmid < $1.vmid }) {
-                print("  \(String(r.vmid.rawValue).padding(toLength: 6, withPad: " ", startingAt: 0)) \(r.phase.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)) \(r.target?.rawValue ?? "-")  \(r.detail)")
+                print("  \(pad(String(r.vmid.rawValue), 6)) \(pad(r.step.rawValue, 9)) \(pad(r.phase.rawValue, 10)) \(pad(r.target?.rawValue ?? "-", 14)) \(r.detail)")
+                // A backup-restore between its shutdown and its end: say what that means for the guest.
+                let steps = history.map(\.record).filter { $0.vmid == r.vmid }
+                if r.phase != .done, steps.contains(where: { $0.step == .shutdown }) {
+                    let copy = steps.last { $0.copy != nil && $0.step == .restore && $0.phase == .verified }?.copy
+                    let archive = steps.last { $0.archive != nil }?.archive
+                    print("         the original is stopped on the node\(archive.map { "; archive \($0)" } ?? "")\(copy.map { "; its copy \($0) runs on \(r.target?.rawValue ?? "the target")" } ?? ""). Run the drain again to finish.")
+                }
             }
         }
     }

@@ -114,7 +114,7 @@ struct MeddlingAPI: ProxmoxAPI {
         await Self.expectDrained(cluster)
     }
 
-    @Test func resumesAfterACrashAtEveryJournalStep() async throws {
+    @Test(arguments: [1, 3]) func resumesAfterACrashAtEveryJournalStep(concurrency: Int) async throws {
         let counting = InMemoryDrainJournal()
         _ = try await Self.executor(FakeProxmoxCluster(site: Self.site), counting).run(Self.plan.drain)
         let steps = await counting.records().count
@@ -122,11 +122,13 @@ struct MeddlingAPI: ProxmoxAPI {
         for k in 1...steps {
             let cluster = FakeProxmoxCluster(site: Self.site)
             let journal = InMemoryDrainJournal()
-            await #expect(throws: SimulatedCrash.self, "crash after record \(k)") {
-                _ = try await Self.executor(cluster, CrashingJournal(journal, crashAfter: k)).run(Self.plan.drain)
-            }
-            _ = try await Self.executor(cluster, journal).run(Self.plan.drain)
-            await Self.expectDrained(cluster, "record \(k):")
+            var crashing = Self.executor(cluster, CrashingJournal(journal, crashAfter: k))
+            crashing.limits.concurrency = concurrency
+            await #expect(throws: SimulatedCrash.self, "crash after record \(k)") { _ = try await crashing.run(Self.plan.drain) }
+            var resumed = Self.executor(cluster, journal)
+            resumed.limits.concurrency = concurrency
+            _ = try await resumed.run(Self.plan.drain)
+            await Self.expectDrained(cluster, "concurrency \(concurrency), record \(k):")
         }
     }
 
@@ -299,6 +301,8 @@ struct MeddlingAPI: ProxmoxAPI {
     @Test func theConcurrencyLimitHolds() async throws {
         for limit in [1, 3] {
             let cluster = FakeProxmoxCluster(site: Self.site)
+            // Tasks long enough that moves overlap whenever the limit lets them.
+            await cluster.setTaskPolls(40)
             var e = Self.executor(cluster, InMemoryDrainJournal())
             e.limits.concurrency = limit
             _ = try await e.run(Self.plan.drain)

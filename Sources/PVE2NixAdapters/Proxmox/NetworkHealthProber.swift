@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import PVE2NixCore
+import PVE2NixRuntime
 
 /// Runs site.toml's health probes: a TCP connect or an HTTP GET, each bounded.
 public struct NetworkHealthProber: Sendable {
@@ -25,6 +26,7 @@ public struct NetworkHealthProber: Sendable {
                     failed.append("tcp \(probe.target): \(error)")
                 }
             case .http:
+                // Up means answering below 500: a login page (401/403) is a running service.
                 do {
                     let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: probe.target), timeout: timeout)
                     if response.status.code >= 500 { failed.append("http \(probe.target): \(response.status)") }
@@ -32,10 +34,28 @@ public struct NetworkHealthProber: Sendable {
                     failed.append("http \(probe.target): \(error)")
                 }
             case .traefikRoute:
-                // Checked through the Traefik container's address once it is known; reported, not guessed.
-                continue
+                // Traefik answers 404 for a Host it has no route for, and 502-504 when the service behind it is down.
+                guard let via = probe.via else { continue }
+                var request = HTTPClientRequest(url: via)
+                request.headers.add(name: "Host", value: probe.target)
+                do {
+                    let response = try await HTTPClient.shared.execute(request, timeout: timeout)
+                    if response.status.code == 404 || response.status.code >= 500 {
+                        failed.append("traefik-route \(probe.target) via \(via): \(response.status)\(response.status.code == 404 ? " (no route)" : "")")
+                    }
+                } catch {
+                    failed.append("traefik-route \(probe.target) via \(via): \(error)")
+                }
             }
         }
         return failed
+    }
+}
+
+extension DrainExecutor {
+    /// After each move, run the site's probes for that guest over the network.
+    public mutating func probe(_ probes: [HealthProbe], with prober: NetworkHealthProber = NetworkHealthProber()) {
+        healthCheck = { move in await prober.failures(of: probes.filter { $0.guest == move.vmid }) }
+        probeCount = { move in probes.filter { $0.guest == move.vmid }.count }
     }
 }

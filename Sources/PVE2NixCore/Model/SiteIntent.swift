@@ -16,6 +16,16 @@ public struct HealthProbe: Sendable, Hashable, Codable {
     /// `host:port` for tcp, a URL for http, a Host rule for traefik-route.
     public var target: String
     public var line: Int?
+    /// For traefik-route: Traefik's entrypoint URL, asked for `target` in the Host header.
+    public var via: String? = nil
+
+    public init(kind: Kind, guest: VMID?, target: String, line: Int? = nil, via: String? = nil) {
+        self.kind = kind
+        self.guest = guest
+        self.target = target
+        self.line = line
+        self.via = via
+    }
 }
 
 /// Per-guest choices from `site.toml`.

@@ -18,7 +18,14 @@ public enum SiteIntentParser {
                 report(name, key, "unknown key '\(key)'\(name.map { " in [\($0)]" } ?? ""); allowed: \(allowed.sorted().joined(separator: ", "))")
             }
         }
-        checkKeys(table, nil, ["format", "name", "network", "install", "placement", "nodes", "guests", "probes"])
+        checkKeys(table, nil, ["format", "name", "network", "install", "placement", "nodes", "guests", "probes", "traefik"])
+        var traefikURL: String? = nil
+        if let traefik = table["traefik"]?.table {
+            checkKeys(traefik, "traefik", ["url"])
+            if let u = traefik["url"]?.string {
+                if u.hasPrefix("http://") || u.hasPrefix("https://") { traefikURL = u } else { report("traefik", "url", "url = \"\(u)\" must be http(s)://ADDRESS[:PORT] of Traefik's entrypoint") }
+            }
+        }
         if let format = table["format"]?.int, format != 1 {
             report(nil, "format", "site.toml format \(format) is not supported; this pve2nix reads format 1")
         }
@@ -80,8 +87,8 @@ public enum SiteIntentParser {
         for (index, item) in (table["probes"]?.array ?? []).enumerated() {
             let line = lines.arrayTableLine("probes", index: index)
             guard let t = item.table else { diagnostics.append(.error(file, line, "each [[probes]] entry must be a table")); continue }
-            for key in t.keys where !["type", "guest", "address", "url", "host"].contains(key) {
-                diagnostics.append(.error(file, line, "unknown key '\(key)' in [[probes]]; allowed: address, guest, host, type, url"))
+            for key in t.keys where !["type", "guest", "address", "url", "host", "via"].contains(key) {
+                diagnostics.append(.error(file, line, "unknown key '\(key)' in [[probes]]; allowed: address, guest, host, type, url, via"))
             }
             let type = t["type"]?.string ?? ""
             let guest = t["guest"]?.int.flatMap { VMID(String($0)) }
@@ -98,7 +105,11 @@ public enum SiteIntentParser {
                 intent.probes.append(HealthProbe(kind: .http, guest: guest, target: u, line: line))
             case "traefik-route":
                 guard let h = t["host"]?.string else { diagnostics.append(.error(file, line, "traefik-route probe needs host = \"name\"")); continue }
-                intent.probes.append(HealthProbe(kind: .traefikRoute, guest: guest, target: h, line: line))
+                let via = t["via"]?.string ?? traefikURL
+                if via == nil {
+                    diagnostics.append(.warning(file, line, "traefik-route probe for \(h) has no Traefik to ask: add [traefik] url = \"http://TRAEFIK-ADDRESS\" (or via = ... on the probe); until then it is skipped"))
+                }
+                intent.probes.append(HealthProbe(kind: .traefikRoute, guest: guest, target: h, line: line, via: via))
             default:
                 diagnostics.append(.error(file, line, "probe type \"\(type)\" must be tcp, http or traefik-route"))
             }
