@@ -100,7 +100,9 @@ public struct DrainExecutor: Sendable {
         case left(String)
     }
 
-    public func run(_ drain: DrainPlan) async throws -> DrainOutcome {
+    /// Moves every guest of the plan, then reads the cluster once more: whatever is still on
+    /// `node` (by default the node the moves leave) is reported as left, with why.
+    public func run(_ drain: DrainPlan, node: NodeName? = nil) async throws -> DrainOutcome {
         let history = try await journal.records()
         let pending = drain.moves.filter { move in history.last { $0.vmid == move.vmid }?.phase != .done }
         // Before anything moves: quorum, and every target that still receives a guest is up.
@@ -143,6 +145,17 @@ public struct DrainExecutor: Sendable {
             }
         }
         if let firstError { throw firstError }
+        // The node must be empty, running, stopped and templates alike: the plan only knew the capture.
+        if let node = node ?? drain.moves.first?.from {
+            let planned = Set(drain.moves.map(\.vmid))
+            for (vmid, guest) in try await readCluster().guests where guest.node == node && outcome.left[vmid] == nil {
+                let why = planned.contains(vmid)
+                    ? "still on \(node) although its move ended: someone moved it back? Look, then run the drain again"
+                    : "\(guest.name) (\(guest.status)) is on \(node) but not in the plan (created after the capture?): capture and plan again, then drain"
+                outcome.left[vmid] = why
+                progress(.left(vmid, why))
+            }
+        }
         return outcome
     }
 

@@ -203,7 +203,7 @@ extension PVE2Nix {
             }
             print("Draining \(node) through \(api.endpoint) (\(credentials)); journal \(journalPath)")
             do {
-                let outcome = try await executor.run(plan.drain)
+                let outcome = try await executor.run(plan.drain, node: NodeName(node))
                 try await client.shutdown()
                 _ = lock
                 print("Moved \(outcome.moved.count), already done \(outcome.alreadyDone.count), left \(outcome.left.count).")

@@ -298,6 +298,15 @@ struct MeddlingAPI: ProxmoxAPI {
         await Self.expectDrained(cluster)
     }
 
+    @Test func aGuestTheCaptureDidNotSeeIsReportedAsLeft() async throws {
+        let cluster = FakeProxmoxCluster(site: Self.site)
+        await cluster.create(VMID(150), kind: .lxc, name: "newcomer", on: "villa-pve-01")
+        let outcome = try await Self.executor(cluster, InMemoryDrainJournal()).run(Self.plan.drain)
+        #expect(outcome.left.keys.sorted() == [VMID(150)])
+        #expect(outcome.left[VMID(150)]?.contains("not in the plan") == true)
+        #expect(await cluster.guests(on: "villa-pve-01") == [VMID(150)])
+    }
+
     @Test func theConcurrencyLimitHolds() async throws {
         for limit in [1, 3] {
             let cluster = FakeProxmoxCluster(site: Self.site)

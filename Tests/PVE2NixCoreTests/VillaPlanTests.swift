@@ -40,12 +40,22 @@ import Testing
         #expect(move(103).blockers.contains { $0.kind == .bindMount && $0.severity == .action })
         #expect(move(103).blockers.contains { $0.kind == .pendingChanges })
         #expect(move(105).method == .backupRestore)
+        #expect(move(105).restoreStorage == "local-lvm")
         #expect(move(121).method == .offline)
         #expect(move(121).blockers.contains { $0.kind == .localISO })
         #expect(move(122).method == .live)
         #expect(move(122).targetStorage == "local-lvm")
         #expect(move(9000).method == .offline)
         #expect(!move(9000).blockers.contains { $0.kind == .localISO })
+    }
+
+    @Test func anHAManagedGuestIsNotMovedByBackupAndRestore() throws {
+        var files = Fixtures.villaFiles()
+        files["cluster/ha-resources.json"] = #"[{"sid": "ct:102", "state": "started", "type": "ct"}, {"sid": "ct:105", "state": "started", "type": "ct"}]"#
+        let plan = Planner(site: SiteLoader(tree: InMemoryFileTree(files)).load()).plan(node: "villa-pve-01")
+        let wiki = try #require(plan.drain.moves.first { $0.vmid == VMID(105) })
+        #expect(wiki.method == .none && wiki.to == nil)
+        #expect(wiki.blockers.contains { $0.kind == .haManaged && $0.severity == .blocks && $0.message.contains("ha-manager remove ct:105") })
     }
 
     @Test func picksTheNVMeByIDAndListsTheVolumeGroup() {

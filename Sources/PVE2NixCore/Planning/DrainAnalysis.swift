@@ -126,6 +126,11 @@ extension Guest {
         if blocked {
             a.method = .none
             a.reason = "cannot move: " + a.blockers.filter { $0.severity == .blocks }.map(\.message).joined(separator: "; ")
+        } else if needsSnapshotRestore, let ha = site.haResources.first(where: { $0.vmid == vmid }) {
+            // Removing the original (purge) would drop its HA resource, and HA would fight the shutdown.
+            add(.haManaged, .blocks, "moves by backup and restore, which HA-managed guests cannot: take it out of HA first ('ha-manager remove \(ha.kind == .lxc ? "ct" : "vm"):\(vmid)'), re-capture and re-plan, and add the restored copy back to HA afterwards")
+            a.method = .none
+            a.reason = "cannot move: HA-managed, and only backup and restore can move it"
         } else if needsSnapshotRestore {
             a.method = .backupRestore
             a.reason = "local disks with snapshots cannot migrate: shut down, back up to shared storage, restore on the target under a free VMID (VMIDs are unique cluster-wide), remove the original once the copy runs and is healthy"
