@@ -1,0 +1,163 @@
+import Foundation
+import PVE2NixTesting
+import Testing
+
+/// The `pve2nix-simulator` executable with its fault flags, and `pve2nix drain` / `status` against
+/// it, each its own process, as a user runs them: every fault gives a clear error and a journal
+/// that says where things stand, and the next run resumes.
+@Suite(.serialized) struct SimulatorProcessTests {
+    struct Run {
+        var status: Int32
+        var out: String
+        var err: String
+    }
+
+    /// A running simulator: its process and port.
+    final class Simulator {
+        let process: Process
+        let port: Int
+        init(process: Process, port: Int) { self.process = process; self.port = port }
+        deinit {
+            if process.isRunning { process.terminate() }
+            process.waitUntilExit()
+        }
+    }
+
+    static var simulatorBinary: URL? {
+        CommandLineTests.binary.map { $0.deletingLastPathComponent().appendingPathComponent("pve2nix-simulator") }
+            .flatMap { FileManager.default.isExecutableFile(atPath: $0.path) ? $0 : nil }
+    }
+
+    /// Starts the simulator on a free port and waits (bounded) for it to say where it serves.
+    static func startSimulator(_ pki: LiveClientSimulatorTests.TestPKI, _ faults: [String]) throws -> Simulator {
+        let binary = try #require(simulatorBinary, "pve2nix-simulator not built next to the tests")
+        let log = pki.dir.appendingPathComponent("sim-\(UUID().uuidString).log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["--site", Fixtures.villa.path, "--cert", pki.cert, "--key", pki.key, "--port", "0", "--token-id", "pve2nix@pve!drain"] + faults
+        process.environment = ["PVE2NIX_SIM_TOKEN_SECRET": "token-secret-123"]
+        process.standardOutput = try FileHandle(forWritingTo: log)
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            if let range = text.range(of: "https://127.0.0.1:"), let port = Int(text[range.upperBound...].prefix { $0.isNumber }) {
+                return Simulator(process: process, port: port)
+            }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        process.terminate()
+        throw SimulatedCrash()
+    }
+
+    /// Runs pve2nix to completion, bounded to two minutes, with the simulator's token in the environment.
+    static func pve2nix(_ arguments: [String]) throws -> Run {
+        let binary = try #require(CommandLineTests.binary)
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env["PVE2NIX_TOKEN_ID"] = "pve2nix@pve!drain"
+        env["PVE2NIX_TOKEN_SECRET"] = "token-secret-123"
+        process.environment = env
+        let dir = FileManager.default.temporaryDirectory
+        let out = dir.appendingPathComponent("pve2nix-\(UUID().uuidString).out"), err = dir.appendingPathComponent("pve2nix-\(UUID().uuidString).err")
+        FileManager.default.createFile(atPath: out.path, contents: nil)
+        FileManager.default.createFile(atPath: err.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: out); try? FileManager.default.removeItem(at: err) }
+        process.standardOutput = try FileHandle(forWritingTo: out)
+        process.standardError = try FileHandle(forWritingTo: err)
+        try process.run()
+        let deadline = Date().addingTimeInterval(120)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        return Run(status: process.terminationStatus, out: (try? String(contentsOf: out, encoding: .utf8)) ?? "", err: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
+    }
+
+    static func drain(_ sim: Simulator, _ pki: LiveClientSimulatorTests.TestPKI, journal: String, _ extra: [String] = []) throws -> Run {
+        try pve2nix(["drain", "villa-pve-01", "--site", Fixtures.villa.path, "--endpoint", "https://127.0.0.1:\(sim.port)", "--ca-file", pki.ca,
+                     "--journal", journal, "--poll-interval", "0.02", "--no-health-checks"] + extra)
+    }
+
+    static func status(_ journal: String) throws -> Run { try pve2nix(["status", "villa-pve-01", "--journal", journal]) }
+
+    /// One scenario: a simulator with `faults`, a drain (expected to fail), status, and optionally a resumed drain.
+    static func scenario(_ faults: [String], _ extra: [String] = [], check: @escaping @Sendable (Run, Run, String) throws -> Void) async throws {
+        let pki = try LiveClientSimulatorTests.makePKI()
+        defer { try? FileManager.default.removeItem(at: pki.dir) }
+        try await offloaded {
+            let sim = try Self.startSimulator(pki, faults)
+            let journal = pki.dir.appendingPathComponent("journal.sqlite").path
+            let first = try Self.drain(sim, pki, journal: journal, extra)
+            let status = try Self.status(journal)
+            try check(first, status, journal)
+            withExtendedLifetime(sim) {}
+        }
+    }
+
+    @Test(.timeLimit(.minutes(5)))
+    func aFailedRestoreSaysTheGuestIsStoppedAndResumes() async throws {
+        let pki = try LiveClientSimulatorTests.makePKI()
+        defer { try? FileManager.default.removeItem(at: pki.dir) }
+        try await offloaded {
+            let sim = try Self.startSimulator(pki, ["--fail-task", "vzrestore:*"])
+            let journal = pki.dir.appendingPathComponent("journal.sqlite").path
+            let first = try Self.drain(sim, pki, journal: journal)
+            #expect(first.status == 1)
+            #expect(first.err.contains("ATTENTION 105") && first.err.contains("STOPPED on villa-pve-01") && first.err.contains("pct start 105"), "\(first.err)")
+            #expect(first.err.contains("vzrestore failed (simulated)"))
+            #expect(!first.out.contains("token-secret-123") && !first.err.contains("token-secret-123"))
+            let status = try Self.status(journal)
+            #expect(status.out.contains("restore   failed"), "\(status.out)")
+            #expect(status.out.contains("the original is stopped on the node; archive nas-backup:backup/vzdump-lxc-105-"))
+            let second = try Self.drain(sim, pki, journal: journal)
+            #expect(second.status == 0, "\(second.err)")
+            #expect(second.out.contains("renumbered: 105 now runs as"))
+            #expect(second.out.contains("villa-pve-01 carries no guests any more."))
+            let done = try Self.status(journal)
+            #expect(done.out.contains("delete    done"))
+            #expect(!done.out.contains("token-secret-123"))
+            withExtendedLifetime(sim) {}
+        }
+    }
+
+    @Test(.timeLimit(.minutes(5)))
+    func quorumLostOrAPeerOfflineMovesNothing() async throws {
+        for faults in [["--no-quorum"], ["--offline", "villa-pve-03"]] {
+            try await Self.scenario(faults) { first, status, _ in
+                #expect(first.status == 1)
+                #expect(first.err.contains(faults[0] == "--no-quorum" ? "lost quorum" : "villa-pve-03 is offline"), "\(first.err)")
+                #expect(!first.out.contains("requested UPID"))
+                #expect(status.out.contains("0 records"), "\(status.out)")
+            }
+        }
+    }
+
+    @Test(.timeLimit(.minutes(5)))
+    func aFailedMigrationAndATaskThatNeverEnds() async throws {
+        try await Self.scenario(["--fail-migration", "101"]) { first, status, _ in
+            #expect(first.status == 1)
+            #expect(first.err.contains("ended with 'migration aborted (simulated)'"), "\(first.err)")
+            #expect(status.out.contains("101    migrate   failed"), "\(status.out)")
+        }
+        try await Self.scenario(["--never-finish", "101"], ["--task-timeout", "1"]) { first, status, _ in
+            #expect(first.status == 1)
+            #expect(first.err.contains("did not finish in time") && first.err.contains("never started twice"), "\(first.err)")
+            #expect(status.out.contains("101    migrate   requested"), "\(status.out)")
+        }
+    }
+
+    @Test(.timeLimit(.minutes(5)))
+    func flakyAndSlowAnswersAreRidden() async throws {
+        try await Self.scenario(["--flaky-reads", "2"]) { first, _, _ in
+            #expect(first.status == 0, "\(first.err)")
+        }
+        try await Self.scenario(["--slow-answers", "1", "--answer-delay", "3"], ["--request-timeout", "1"]) { first, _, _ in
+            #expect(first.status == 0, "\(first.err)")
+            #expect(first.out.contains("carries no guests any more"))
+        }
+    }
+}
