@@ -12,11 +12,11 @@ nonisolated(unsafe) var lastErrors = ""
 
 @Suite(.serialized) struct DrainProcessTests {
     /// Runs `pve2nix drain`, bounded: a run that hangs is killed after two minutes.
-    static func drain(_ binary: URL, port: Int, pki: LiveClientSimulatorTests.TestPKI, journal: String, crashAfter: Int?) throws -> Process {
+    static func drain(_ binary: URL, port: Int, pki: LiveClientSimulatorTests.TestPKI, journal: String, crashAfter: Int?, concurrency: Int) throws -> Process {
         let process = Process()
         process.executableURL = binary
         process.arguments = ["drain", "villa-pve-01", "--site", Fixtures.villa.path, "--endpoint", "https://127.0.0.1:\(port)", "--ca-file", pki.ca,
-                             "--journal", journal, "--poll-interval", "0.02", "--no-health-checks"]
+                             "--journal", journal, "--poll-interval", "0.02", "--no-health-checks", "--concurrency", String(concurrency)]
         var env = ProcessInfo.processInfo.environment
         env["PVE2NIX_TOKEN_ID"] = "pve2nix@pve!drain"
         env["PVE2NIX_TOKEN_SECRET"] = "token-secret-123"
@@ -38,8 +38,8 @@ nonisolated(unsafe) var lastErrors = ""
         return process
     }
 
-    @Test(.timeLimit(.minutes(5)))
-    func killedAtEveryJournalStepAndResumed() async throws {
+    @Test(.timeLimit(.minutes(5)), arguments: [1, 2])
+    func killedAtEveryJournalStepAndResumed(concurrency: Int) async throws {
         guard let binary = CommandLineTests.binary else { Issue.record("no pve2nix binary"); return }
         let plan = Planner(site: LiveClientSimulatorTests.site).plan(node: "villa-pve-01")
         #expect(plan.drain.moves.contains { $0.method == .backupRestore })
@@ -51,11 +51,11 @@ nonisolated(unsafe) var lastErrors = ""
             let server = try await ProxmoxSimulatorServer.start(cluster: cluster, certificate: pki.cert, key: pki.key, accounts: LiveClientSimulatorTests.accounts)
             let journal = pki.dir.appendingPathComponent("journal-\(k).sqlite").path
             let port = server.port, step = k
-            let crashed = try await offloaded { try Self.drain(binary, port: port, pki: pki, journal: journal, crashAfter: step) }
+            let crashed = try await offloaded { try Self.drain(binary, port: port, pki: pki, journal: journal, crashAfter: step, concurrency: concurrency) }
             let killed = crashed.terminationReason == .uncaughtSignal && crashed.terminationStatus == SIGKILL
-            let resumed = try await offloaded { try Self.drain(binary, port: port, pki: pki, journal: journal, crashAfter: nil) }
-            #expect(resumed.terminationStatus == 0, "step \(k): \(lastErrors)")
-            await DrainExecutorTests.expectDrained(cluster, "step \(k):")
+            let resumed = try await offloaded { try Self.drain(binary, port: port, pki: pki, journal: journal, crashAfter: nil, concurrency: concurrency) }
+            #expect(resumed.terminationStatus == 0, "concurrency \(concurrency), step \(k): \(lastErrors)")
+            await DrainExecutorTests.expectDrained(cluster, "concurrency \(concurrency), step \(k):")
             await server.stop()
             if !killed { break }  // the run finished before record k: every step has been covered
             k += 1
