@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import PVE2NixAdapters
 import PVE2NixCore
 import PVE2NixRuntime
@@ -72,5 +73,30 @@ nonisolated(unsafe) var lastErrors = ""
         let first = try DrainLock(journalPath: path)
         #expect(throws: DrainLock.LockError.self) { _ = try DrainLock(journalPath: path) }
         _ = first
+    }
+
+    /// A journal written by the first schema (before backup-restore steps) opens, migrates and reads.
+    @Test func aVersionOneJournalIsMigrated() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pve2nix-v1-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("old.sqlite").path
+        do {
+            let old = try DatabaseQueue(path: path)
+            try await old.write { db in
+                try db.execute(sql: """
+                    CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY);
+                    INSERT INTO grdb_migrations VALUES ('v1: drain records');
+                    CREATE TABLE drain_record (id INTEGER PRIMARY KEY AUTOINCREMENT, vmid INTEGER NOT NULL, phase TEXT NOT NULL, target TEXT, upid TEXT, detail TEXT NOT NULL, recorded_at DATETIME NOT NULL);
+                    INSERT INTO drain_record (vmid, phase, target, upid, detail, recorded_at) VALUES (101, 'requested', 'villa-pve-03', 'UPID:villa-pve-01:00001001:00ABCDEF:6745A1B2:vzmigrate:101:root@pam:', 'task', '2026-11-01 10:00:00');
+                    """)
+            }
+            try old.close()
+        }
+        let store = try SQLiteDrainJournal(path: path)
+        #expect(try store.schemaVersions() == ["v1: drain records", "v2: backup-restore steps"])
+        let records = try await store.records()
+        #expect(records.count == 1)
+        #expect(records.first?.step == .migrate && records.first?.phase == .requested && records.first?.upid?.hasPrefix("UPID:villa-pve-01") == true)
     }
 }
