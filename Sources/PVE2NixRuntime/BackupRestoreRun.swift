@@ -40,6 +40,7 @@ struct BackupRestoreRun {
             let archive = try await archiveOfStoppedGuest()
             let copy = try await restoredCopy(from: archive)
             let failures = await executor.healthCheck(move)
+            executor.progress(.checked(vmid, executor.healthSummary(move, failures)))
             guard failures.isEmpty else {
                 let why = "its copy \(copy) runs on \(target) but its health probes fail (\(failures.joined(separator: "; "))); the original \(vmid) is kept, stopped, on \(move.from). Fix the copy and run the drain again (it then removes the original), or remove the copy and start the original ('\(cmd) start \(vmid)')."
                 executor.progress(.attention(vmid, why))

@@ -20,6 +20,8 @@ public enum DrainEvent: Sendable, Equatable {
     case requested(VMID, String)
     case waiting(VMID, String)
     case moved(VMID, NodeName)
+    /// What the health probes found for a guest at its new home.
+    case checked(VMID, String)
     case skipped(VMID, String)
     case left(VMID, String)
     /// A guest needs a person's attention (e.g. it was stopped for a backup and the drain stopped).
@@ -83,8 +85,8 @@ public struct DrainExecutor: Sendable {
     public var limits = DrainLimits()
     /// The site's probes for a guest: the failures, empty when healthy.
     public var healthCheck: @Sendable (DrainMove) async -> [String] = { _ in [] }
-    /// How many probes `healthCheck` runs for a guest (0: none, and the journal says so).
-    public var probeCount: @Sendable (DrainMove) -> Int = { _ in 0 }
+    /// How many probes `healthCheck` runs for a guest (0: none; nil: probes were switched off).
+    public var probeCount: @Sendable (DrainMove) -> Int? = { _ in 0 }
     public var progress: @Sendable (DrainEvent) -> Void = { _ in }
 
     public init(api: any ProxmoxAPI, journal: any DrainJournal, clock: any Clock<Duration>) {
@@ -183,6 +185,7 @@ public struct DrainExecutor: Sendable {
         }
         try await moveGuest(move, to: target, record: record)
         let failures = await healthCheck(move)
+        progress(.checked(move.vmid, healthSummary(move, failures)))
         try await journal.append(DrainRecord(vmid: move.vmid, phase: .done, target: target, detail: "on \(target); \(healthSummary(move, failures))"))
         progress(.moved(move.vmid, target))
         return .moved(healthFailures: failures, copy: nil)
@@ -238,8 +241,8 @@ public struct DrainExecutor: Sendable {
 
     func healthSummary(_ move: DrainMove, _ failures: [String]) -> String {
         if !failures.isEmpty { return "health: \(failures.joined(separator: "; "))" }
-        let n = probeCount(move)
-        return n == 0 ? "no health probes" : "\(n) health probe\(n == 1 ? "" : "s") pass"
+        guard let n = probeCount(move) else { return "health probes skipped" }
+        return n == 0 ? "no health probes for it in site.toml" : n == 1 ? "its health probe passes" : "its \(n) health probes pass"
     }
 
     /// Sends a request that starts a task and returns its UPID.

@@ -187,7 +187,7 @@ extension PVE2Nix {
             executor.limits.taskTimeout = .milliseconds(Int(taskTimeout * 1000))
             executor.limits.haTimeout = .milliseconds(Int(haTimeout * 1000))
             executor.limits.concurrency = concurrency
-            if !noHealthChecks { executor.probe(site.intent.probes) }
+            if noHealthChecks { executor.probeCount = { _ in nil } } else { executor.probe(site.intent.probes) }
             let total = plan.drain.moves.count
             let counter = ProgressCounter()
             executor.progress = { event in
@@ -196,6 +196,7 @@ extension PVE2Nix {
                 case .requested(_, let upid): print("      requested \(upid)")
                 case .waiting(_, let what): print("      \(what)")
                 case .moved(let id, let target): print("      \(id) is on \(target)")
+                case .checked(_, let what): print("      \(what)")
                 case .skipped(let id, let why): print("[\(counter.next())/\(total)] \(id): \(why)")
                 case .left(let id, let why): print("[\(counter.next())/\(total)] \(id) stays: \(why)")
                 case .attention(let id, let what): FileHandle.standardError.write(Data("pve2nix: ATTENTION \(id): \(what)\n".utf8))
