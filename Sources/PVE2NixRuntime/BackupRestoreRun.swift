@@ -39,6 +39,7 @@ struct BackupRestoreRun {
         do {
             let archive = try await archiveOfStoppedGuest()
             let copy = try await restoredCopy(from: archive)
+            executor.progress(.moved(copy, target))
             let failures = await executor.healthCheck(move)
             executor.progress(.checked(vmid, executor.healthSummary(move, failures)))
             guard failures.isEmpty else {
@@ -48,7 +49,7 @@ struct BackupRestoreRun {
             }
             try await removeOriginal(copy: copy)
             try await record(.done, .delete, archive: archive, copy: copy, "restored as \(copy) on \(target) from \(archive) (\(executor.healthSummary(move, []))); original removed")
-            executor.progress(.moved(vmid, target))
+            executor.progress(.renumbered(vmid, copy))
             return .moved(healthFailures: [], copy: copy)
         } catch {
             if wasRunning, let state = try? await executor.readCluster(), state.guests[vmid]?.status == "stopped",

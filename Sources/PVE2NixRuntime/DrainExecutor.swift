@@ -22,6 +22,8 @@ public enum DrainEvent: Sendable, Equatable {
     case moved(VMID, NodeName)
     /// What the health probes found for a guest at its new home.
     case checked(VMID, String)
+    /// A guest moved by backup and restore lives on under a new VMID; its original is removed.
+    case renumbered(VMID, VMID)
     case skipped(VMID, String)
     case left(VMID, String)
     /// A guest needs a person's attention (e.g. it was stopped for a backup and the drain stopped).
@@ -184,10 +186,10 @@ public struct DrainExecutor: Sendable {
             return try await run.carryOut()
         }
         try await moveGuest(move, to: target, record: record)
+        progress(.moved(move.vmid, target))
         let failures = await healthCheck(move)
         progress(.checked(move.vmid, healthSummary(move, failures)))
         try await journal.append(DrainRecord(vmid: move.vmid, phase: .done, target: target, detail: "on \(target); \(healthSummary(move, failures))"))
-        progress(.moved(move.vmid, target))
         return .moved(healthFailures: failures, copy: nil)
     }
 

@@ -31,6 +31,8 @@ struct PVE2NixSimulator: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Make the next task of this type for this guest fail, e.g. vzrestore:105 or vzdump:* .", valueName: "type:vmid")) var failTask: [String] = []
     @Option(help: "Answer this many requests late (see --answer-delay).") var slowAnswers: Int = 0
     @Option(help: "Seconds a slow answer takes.") var answerDelay: Double = 40
+    @Flag(help: "Also stand in for the services site.toml's probes reach (their addresses must exist here, e.g. on loopback in a network namespace).")
+    var standInServices = false
 
     func run() async throws {
         let bundle = SiteLoader(tree: LocalFileTree(root: URL(fileURLWithPath: site))).load()
@@ -50,8 +52,21 @@ struct PVE2NixSimulator: AsyncParsableCommand {
         var accounts = ProxmoxSimulatorServer.Accounts()
         if let id = tokenID, let secret = env["PVE2NIX_SIM_TOKEN_SECRET"] { accounts.tokens[id] = secret }
         if let password = env["PVE2NIX_SIM_PASSWORD"] { accounts.users[user] = password }
+        var standIns: [StandInHTTPServer] = []
+        if standInServices {
+            let (endpoints, skipped) = StandInServices.endpoints(for: bundle.intent.probes)
+            for e in endpoints {
+                do {
+                    standIns.append(try await StandInHTTPServer.start(host: e.host, port: e.port, hosts: e.hosts, paths: e.paths))
+                } catch {
+                    throw ValidationError("cannot stand in for \(e.host):\(e.port) (\(error)): the address must exist on this machine. Run the simulator and the drain in a throwaway network namespace with the service addresses on loopback, e.g. unshare -rn sh -c 'ip link set lo up; ip addr add \(e.host)/32 dev lo; ...'")
+                }
+            }
+            for s in skipped { FileHandle.standardError.write(Data("pve2nix-simulator: no stand-in for \(s)\n".utf8)) }
+            FileHandle.standardOutput.write(Data("pve2nix-simulator: standing in for \(endpoints.map { "\($0.host):\($0.port)" }.joined(separator: ", "))\n".utf8))
+        }
         let server = try await ProxmoxSimulatorServer.start(cluster: cluster, certificate: cert, key: key, accounts: accounts, port: port)
         FileHandle.standardOutput.write(Data("pve2nix-simulator: serving \(bundle.cluster?.name ?? "cluster") on https://127.0.0.1:\(server.port)\n".utf8))
-        while true { try await Task.sleep(for: .seconds(3600)) }
+        while true { try await Task.sleep(for: .seconds(3600)); _ = standIns }
     }
 }

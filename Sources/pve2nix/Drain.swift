@@ -196,6 +196,7 @@ extension PVE2Nix {
                 case .requested(_, let upid): print("      requested \(upid)")
                 case .waiting(_, let what): print("      \(what)")
                 case .moved(let id, let target): print("      \(id) is on \(target)")
+                case .renumbered(let id, let copy): print("      the original \(id) is removed; the guest lives on as \(copy)")
                 case .checked(_, let what): print("      \(what)")
                 case .skipped(let id, let why): print("[\(counter.next())/\(total)] \(id): \(why)")
                 case .left(let id, let why): print("[\(counter.next())/\(total)] \(id) stays: \(why)")

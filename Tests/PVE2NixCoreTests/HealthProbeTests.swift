@@ -9,7 +9,7 @@ import Testing
 /// asked for by its Host header.
 @Suite struct HealthProbeTests {
     @Test func probesPassAndFailForTheRightReasons() async throws {
-        let server = try await LoopbackHTTPServer.start(hosts: ["wiki.villa.lan": 200, "paperless.villa.lan": 502], paths: ["/ping": 200, "/broken": 503])
+        let server = try await StandInHTTPServer.start(hosts: ["wiki.villa.lan": 200, "paperless.villa.lan": 502], paths: ["/ping": 200, "/broken": 503])
         let base = "127.0.0.1:\(server.port)"
         var prober = NetworkHealthProber()
         prober.timeout = .seconds(2)
@@ -56,7 +56,7 @@ extension HealthProbeTests {
     /// The drain probes each guest at its new home: villa with its probes pointed at a loopback
     /// server standing in for the VLAN-40 services and Traefik.
     @Test func theDrainProbesEveryMovedGuest() async throws {
-        let server = try await LoopbackHTTPServer.start(hosts: ["paperless.villa.lan": 200, "wiki.villa.lan": 200], paths: ["/ping": 200, "/": 503])
+        let server = try await StandInHTTPServer.start(hosts: ["paperless.villa.lan": 200, "wiki.villa.lan": 200], paths: ["/ping": 200, "/": 503])
         var files = Fixtures.villaFiles()
         let local = "127.0.0.1:\(server.port)"
         files["site.toml"] = files["site.toml"]!

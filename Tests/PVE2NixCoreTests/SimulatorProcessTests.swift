@@ -161,3 +161,57 @@ import Testing
         }
     }
 }
+
+extension SimulatorProcessTests {
+    /// Whether this machine lets us make a throwaway network namespace (user namespaces, or root).
+    static let namespacesWork: Bool = {
+        guard let status = try? ProcessOutput.run(URL(fileURLWithPath: "/usr/bin/unshare"), ["-rn", "/bin/sh", "-c", "ip link set lo up && ip addr add 10.255.0.1/32 dev lo"]).status else { return false }
+        return status == 0
+    }()
+
+    /// The issue's "done when": against the simulator seeded with the unchanged villa example,
+    /// `pve2nix drain villa-pve-01` empties the node with progress, health checks and a journal, and
+    /// `pve2nix status` shows it. The villa's VLAN-40 service addresses exist only inside a
+    /// throwaway network namespace, where the simulator stands in for the services.
+    @Test(.timeLimit(.minutes(5)))
+    func villaDrainsWithHealthChecksInANetworkNamespace() async throws {
+        guard Self.namespacesWork else {
+            print("SimulatorProcessTests: skipped: cannot create a network namespace here (needs unshare -rn and iproute2's ip)")
+            return
+        }
+        let binary = try #require(CommandLineTests.binary)
+        let simulator = try #require(Self.simulatorBinary)
+        let pki = try LiveClientSimulatorTests.makePKI()
+        defer { try? FileManager.default.removeItem(at: pki.dir) }
+        let site = Fixtures.loadSite(Fixtures.villa)
+        let addresses = Set(StandInServices.endpoints(for: site.intent.probes).endpoints.map(\.host)).sorted()
+        #expect(addresses == ["10.1.40.10", "10.1.40.30", "10.1.40.53"])
+        let journal = pki.dir.appendingPathComponent("journal.sqlite").path
+        let script = """
+            set -u
+            ip link set lo up
+            for a in \(addresses.joined(separator: " ")); do ip addr add $a/32 dev lo; done
+            PVE2NIX_SIM_TOKEN_SECRET=token-secret-123 '\(simulator.path)' --site '\(Fixtures.villa.path)' --cert '\(pki.cert)' --key '\(pki.key)' \
+                --port 18006 --token-id 'pve2nix@pve!drain' --stand-in-services > '\(pki.dir.path)/sim.log' 2>&1 &
+            sim=$!
+            trap 'kill $sim 2>/dev/null' EXIT
+            i=0; until grep -q serving '\(pki.dir.path)/sim.log'; do i=$((i+1)); [ $i -gt 200 ] && { cat '\(pki.dir.path)/sim.log'; exit 3; }; sleep 0.05; done
+            PVE2NIX_TOKEN_ID='pve2nix@pve!drain' PVE2NIX_TOKEN_SECRET=token-secret-123 '\(binary.path)' drain villa-pve-01 --site '\(Fixtures.villa.path)' \
+                --endpoint https://127.0.0.1:18006 --ca-file '\(pki.ca)' --journal '\(journal)' --poll-interval 0.02
+            echo "drain-exit=$?"
+            '\(binary.path)' status villa-pve-01 --journal '\(journal)'
+            """
+        let (status, out) = try await offloaded { try ProcessOutput.run(URL(fileURLWithPath: "/usr/bin/unshare"), ["-rn", "/bin/sh", "-c", script]) }
+        #expect(status == 0, "\(out)")
+        #expect(out.contains("drain-exit=0"), "\(out)")
+        #expect(out.contains("[9/9]"))
+        #expect(out.contains("villa-pve-01 carries no guests any more."))
+        // Every guest with a probe in site.toml passed it at its new home, 105 before its original went.
+        for vmid in [101, 102, 103, 105, 120] {
+            let line = out.split(separator: "\n").first { $0.hasPrefix("  \(vmid) ") }
+            #expect(line?.contains("its health probe passes") == true, "\(vmid): \(line ?? "no status line")")
+        }
+        #expect(out.contains("105    delete    done"))
+        #expect(!out.contains("token-secret-123"))
+    }
+}

@@ -2,9 +2,10 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-/// A plain HTTP server on 127.0.0.1 for probe tests: it answers by the Host header (as Traefik
-/// routes) when it knows the host, else by the path, else 404.
-public final class LoopbackHTTPServer: Sendable {
+/// A plain HTTP server (127.0.0.1 unless told otherwise) standing in for a site's services: it
+/// answers by the Host header (as Traefik routes) when it knows the host, else by the path, else
+/// 404. A TCP probe only needs it to accept.
+public final class StandInHTTPServer: Sendable {
     public let port: Int
     private let channel: Channel
 
@@ -13,14 +14,14 @@ public final class LoopbackHTTPServer: Sendable {
         self.channel = channel
     }
 
-    public static func start(hosts: [String: Int] = [:], paths: [String: Int] = [:]) async throws -> LoopbackHTTPServer {
+    public static func start(host: String = "127.0.0.1", port: Int = 0, hosts: [String: Int] = [:], paths: [String: Int] = [:]) async throws -> StandInHTTPServer {
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.pipeline.configureHTTPServerPipeline().flatMap { channel.pipeline.addHandler(Handler(hosts: hosts, paths: paths)) }
             }
-            .bind(host: "127.0.0.1", port: 0).get()
-        return LoopbackHTTPServer(port: server.localAddress?.port ?? 0, channel: server)
+            .bind(host: host, port: port).get()
+        return StandInHTTPServer(port: server.localAddress?.port ?? 0, channel: server)
     }
 
     public func stop() async { try? await channel.close() }
