@@ -124,7 +124,7 @@ extension PVE2Nix {
         static let configuration = CommandConfiguration(
             abstract: "Move every guest off the node through the Proxmox VE API, journaled and resumable.",
             discussion: """
-            Carries out the plan's drain one guest at a time: right before each move it checks quorum, the target and where the guest really is; it waits on each task by its UPID with a bound, and for HA-managed guests until HA shows them on the target. Every step is written to a SQLite journal before and after it acts; run the same command again after any crash or error and it resumes, never starting a migration twice. Only one drain of a node runs at a time.
+            Carries out the plan's drain, one guest at a time (or --concurrency N): right before each action it checks quorum, the target and where the guest really is; it waits on each task by its UPID with a bound, and for HA-managed guests until HA shows them on the target; then it runs the guest's health probes from site.toml. Guests that cannot migrate (local disks with snapshots) are shut down, backed up to the shared backup storage, restored on the target under a free VMID, checked, and only then removed from the node. Every step is written to a SQLite journal before and after it acts; run the same command again after any crash or error and it resumes, never repeating a request that may have gone out. Only one drain of a node runs at a time. At the end the node is read again: anything still on it is listed, and the exit status is 1.
 
             Credentials come from the environment, never the command line:
               PVE2NIX_TOKEN_ID=user@realm!name and PVE2NIX_TOKEN_SECRET (or PVE2NIX_TOKEN_SECRET_FILE), or
@@ -190,39 +190,58 @@ extension PVE2Nix {
             if noHealthChecks { executor.probeCount = { _ in nil } } else { executor.probe(site.intent.probes) }
             let total = plan.drain.moves.count
             let counter = ProgressCounter()
+            // Progress goes out line by line, unbuffered, even through a pipe; with --json it goes to
+            // standard error and standard output carries only the report.
+            let progress = options.json ? FileHandle.standardError : FileHandle.standardOutput
+            @Sendable func say(_ line: String) { progress.write(Data((line + "\n").utf8)) }
             executor.progress = { event in
                 switch event {
-                case .starting(_, let what): print("[\(counter.next())/\(total)] \(what)")
-                case .requested(_, let upid): print("      requested \(upid)")
-                case .waiting(_, let what): print("      \(what)")
-                case .moved(let id, let target): print("      \(id) is on \(target)")
-                case .renumbered(let id, let copy): print("      the original \(id) is removed; the guest lives on as \(copy)")
-                case .checked(_, let what): print("      \(what)")
-                case .skipped(let id, let why): print("[\(counter.next())/\(total)] \(id): \(why)")
-                case .left(let id, let why): print("[\(counter.next())/\(total)] \(id) stays: \(why)")
+                case .starting(_, let what): say("[\(counter.next())/\(total)] \(what)")
+                case .requested(_, let upid): say("      requested \(upid)")
+                case .waiting(_, let what): say("      \(what)")
+                case .moved(let id, let target): say("      \(id) is on \(target)")
+                case .renumbered(let id, let copy): say("      the original \(id) is removed; the guest lives on as \(copy)")
+                case .checked(_, let what): say("      \(what)")
+                case .skipped(let id, let why): say("[\(counter.next())/\(total)] \(id): \(why)")
+                case .left(let id, let why): say("[\(counter.next())/\(total)] \(id) stays: \(why)")
                 case .attention(let id, let what): FileHandle.standardError.write(Data("pve2nix: ATTENTION \(id): \(what)\n".utf8))
                 }
             }
-            print("Draining \(node) through \(api.endpoint) (\(credentials)); journal \(journalPath)")
+            say("Draining \(node) through \(api.endpoint) (\(credentials)); journal \(journalPath)")
+            var report = DrainReport(node: node, journal: journalPath)
             do {
                 let outcome = try await executor.run(plan.drain, node: NodeName(node))
                 try await client.shutdown()
                 _ = lock
-                print("Moved \(outcome.moved.count), already done \(outcome.alreadyDone.count), left \(outcome.left.count).")
-                for (id, copy) in outcome.renumbered.sorted(by: { $0.key < $1.key }) { print("  renumbered: \(id) now runs as \(copy) (backup and restore; VMIDs are unique cluster-wide)") }
-                if outcome.left.isEmpty { print("\(node) carries no guests any more.") }
-                for (id, why) in outcome.left.sorted(by: { $0.key < $1.key }) { print("  left: \(id): \(why)") }
-                for (id, failures) in outcome.healthFailures.sorted(by: { $0.key < $1.key }) { print("  health: \(id): \(failures.joined(separator: "; "))") }
-                if !outcome.left.isEmpty || !outcome.healthFailures.isEmpty { throw ExitCode(1) }
+                report.record(outcome)
+                if options.json {
+                    print(try JSONOutput.encode(report))
+                } else {
+                    say("Moved \(outcome.moved.count), already done \(outcome.alreadyDone.count), left \(outcome.left.count).")
+                    for r in report.renumbered { say("  renumbered: \(r.vmid) now runs as \(r.copy) (backup and restore; VMIDs are unique cluster-wide)") }
+                    if report.empty { say("\(node) carries no guests any more.") }
+                    for l in report.left { say("  left: \(l.vmid): \(l.why)") }
+                    for h in report.healthFailures { say("  health: \(h.vmid): \(h.failures.joined(separator: "; "))") }
+                }
+                if !report.empty || !report.healthFailures.isEmpty { throw ExitCode(1) }
             } catch let error as DrainError {
                 try? await client.shutdown()
-                FileHandle.standardError.write(Data("pve2nix: drain stopped: \(error)\n".utf8))
-                throw ExitCode(1)
+                try stopped("\(error)", report)
             } catch let error as ProxmoxAPIError {
                 try? await client.shutdown()
-                FileHandle.standardError.write(Data("pve2nix: drain stopped: \(error). The journal says where things stand ('pve2nix status \(node)'); run the drain again to resume.\n".utf8))
-                throw ExitCode(1)
+                try stopped("\(error). The journal says where things stand ('pve2nix status \(node)'); run the drain again to resume.", report)
             }
+        }
+
+        private func stopped(_ why: String, _ report: DrainReport) throws -> Never {
+            FileHandle.standardError.write(Data("pve2nix: drain stopped: \(why)\n".utf8))
+            if options.json {
+                var report = report
+                report.error = why
+                report.empty = false
+                if let text = try? JSONOutput.encode(report) { print(text) }
+            }
+            throw ExitCode(1)
         }
 
     }
@@ -250,8 +269,10 @@ extension PVE2Nix {
             var latest: [VMID: DrainRecord] = [:]
             for h in history { latest[h.record.vmid] = h.record }
             if json {
-                print(try JSONOutput.encode(["journal": path, "schema": try store.schemaVersions().last ?? "", "records": String(history.count)]))
-                print(try JSONOutput.encode(latest.values.sorted { $0.vmid < $1.vmid }))
+                struct Entry: Encodable { var at: Date; var record: DrainRecord }
+                struct Report: Encodable { var node: String; var journal: String; var schema: String; var guests: [DrainRecord]; var history: [Entry] }
+                print(try JSONOutput.encode(Report(node: node, journal: path, schema: try store.schemaVersions().last ?? "",
+                                                   guests: latest.values.sorted { $0.vmid < $1.vmid }, history: history.map { Entry(at: $0.at, record: $0.record) })))
                 return
             }
             print("Drain journal of \(node): \(path) (schema \(try store.schemaVersions().last ?? "?"), \(history.count) records)")
@@ -268,6 +289,37 @@ extension PVE2Nix {
                 }
             }
         }
+    }
+}
+
+/// What `pve2nix drain --json` prints.
+struct DrainReport: Encodable {
+    struct Left: Encodable { var vmid: VMID; var why: String }
+    struct Health: Encodable { var vmid: VMID; var failures: [String] }
+    struct Renumbered: Encodable { var vmid: VMID; var copy: VMID }
+    var node: String
+    var journal: String
+    var moved: [VMID] = []
+    var alreadyDone: [VMID] = []
+    var left: [Left] = []
+    var healthFailures: [Health] = []
+    var renumbered: [Renumbered] = []
+    /// The node carries no guests: read from the cluster after the moves.
+    var empty = false
+    var error: String? = nil
+
+    init(node: String, journal: String) {
+        self.node = node
+        self.journal = journal
+    }
+
+    mutating func record(_ o: DrainOutcome) {
+        moved = o.moved.sorted()
+        alreadyDone = o.alreadyDone.sorted()
+        left = o.left.keys.sorted().map { Left(vmid: $0, why: o.left[$0]!) }
+        healthFailures = o.healthFailures.keys.sorted().map { Health(vmid: $0, failures: o.healthFailures[$0]!) }
+        renumbered = o.renumbered.keys.sorted().map { Renumbered(vmid: $0, copy: o.renumbered[$0]!) }
+        empty = o.left.isEmpty
     }
 }
 

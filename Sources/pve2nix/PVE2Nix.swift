@@ -6,12 +6,13 @@ struct PVE2Nix: AsyncParsableCommand {
         commandName: "pve2nix",
         abstract: "Convert a Proxmox VE cluster node into a NixOS service host, one node at a time.",
         discussion: """
-        pve2nix reads a capture bundle (a directory of files and command outputs from the cluster) and plans the conversion of one node: drain, disk, network, guests, install path, checks. Nothing here touches a machine.
+        pve2nix reads a capture bundle (a directory of files and command outputs from the cluster) and plans the conversion of one node: drain, disk, network, guests, install path, checks. plan, inspect, generate and rehearse touch no machine; capture reads the cluster's API; drain moves guests through it.
 
         Examples:
           pve2nix plan villa-pve-01 --site Examples/villa
           pve2nix plan villa-pve-01 --site Examples/villa --json > plan.json
           pve2nix inspect --site Examples/villa --node villa-pve-01
+          pve2nix drain villa-pve-01 --site villa-bundle --endpoint https://10.1.10.12:8006 --ca-file pve-root-ca.pem
         """,
         version: "0.1.0",
         subcommands: [Plan.self, Inspect.self, Generate.self, Rehearse.self, Lab.self, Capture.self, Drain.self, Status.self]

@@ -1,4 +1,5 @@
 import Foundation
+import PVE2NixCore
 import PVE2NixTesting
 import Testing
 
@@ -113,12 +114,22 @@ import Testing
             let status = try Self.status(journal)
             #expect(status.out.contains("restore   failed"), "\(status.out)")
             #expect(status.out.contains("the original is stopped on the node; archive nas-backup:backup/vzdump-lxc-105-"))
-            let second = try Self.drain(sim, pki, journal: journal)
+            // Resumed with --json: progress on standard error, the report on standard output.
+            let second = try Self.drain(sim, pki, journal: journal, ["--json"])
             #expect(second.status == 0, "\(second.err)")
-            #expect(second.out.contains("renumbered: 105 now runs as"))
-            #expect(second.out.contains("villa-pve-01 carries no guests any more."))
-            let done = try Self.status(journal)
-            #expect(done.out.contains("delete    done"))
+            #expect(second.err.contains("[5/9] ct 105 wiki"))
+            let report = try JSONReader.parse(second.out)
+            #expect(report["empty"]?.boolValue == true)
+            #expect(report["alreadyDone"]?.arrayValue?.count == 4)
+            #expect(report["renumbered"]?.arrayValue?.first?["vmid"]?.intValue == 105)
+            #expect(report["left"]?.arrayValue?.isEmpty == true)
+            let done = try Self.pve2nix(["status", "villa-pve-01", "--journal", journal, "--json"])
+            let journalReport = try JSONReader.parse(done.out)
+            #expect(journalReport["schema"]?.stringValue == "v2: backup-restore steps")
+            let guests = journalReport["guests"]?.arrayValue ?? []
+            #expect(guests.count == 9 && guests.allSatisfy { $0["phase"]?.stringValue == "done" })
+            #expect(guests.first { $0["vmid"]?.intValue == 105 }?["step"]?.stringValue == "delete")
+            #expect(journalReport["history"]?.arrayValue?.first?["at"]?.stringValue?.hasPrefix("20") == true)
             #expect(!done.out.contains("token-secret-123"))
             withExtendedLifetime(sim) {}
         }
