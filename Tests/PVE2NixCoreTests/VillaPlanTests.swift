@@ -58,6 +58,16 @@ import Testing
         #expect(wiki.blockers.contains { $0.kind == .haManaged && $0.severity == .blocks && $0.message.contains("ha-manager remove ct:105") })
     }
 
+    @Test func aRestoreThroughATokenWouldDropRawLXCLines() throws {
+        var files = Fixtures.villaFiles()
+        let path = "nodes/villa-pve-01/lxc/105.conf"
+        files[path] = files[path]!.replacingOccurrences(of: "unprivileged: 1\n\n[before-upgrade]", with: "unprivileged: 1\nlxc.cgroup2.devices.allow: c 189:* rwm\n\n[before-upgrade]")
+        let plan = Planner(site: SiteLoader(tree: InMemoryFileTree(files)).load()).plan(node: "villa-pve-01")
+        let wiki = try #require(plan.drain.moves.first { $0.vmid == VMID(105) })
+        #expect(wiki.method == .backupRestore)
+        #expect(wiki.blockers.contains { $0.kind == .rawLXC && $0.message.contains("root@pam") && $0.line == 15 })
+    }
+
     @Test func picksTheNVMeByIDAndListsTheVolumeGroup() {
         let disk = Self.plan.disk!
         #expect(disk.byId.path == "/dev/disk/by-id/nvme-Samsung_SSD_980_PRO_1TB_S5GXNF0T512345A")

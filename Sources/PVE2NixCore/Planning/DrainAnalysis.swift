@@ -132,6 +132,9 @@ extension Guest {
             a.method = .none
             a.reason = "cannot move: HA-managed, and only backup and restore can move it"
         } else if needsSnapshotRestore {
+            if kind == .lxc, let raw = devices.first(where: { $0.kind == .rawLXC }) {
+                add(.rawLXC, .action, "a container restore keeps raw lxc.* lines only when root@pam restores it: drain with a ticket for root@pam (PVE2NIX_USER/PVE2NIX_PASSWORD), not an API token, or add '\(raw.key)' back to the copy by hand", line: raw.line)
+            }
             a.method = .backupRestore
             a.reason = "local disks with snapshots cannot migrate: shut down, back up to shared storage, restore on the target under a free VMID (VMIDs are unique cluster-wide), remove the original once the copy runs and is healthy"
             a.requiredStorages = []
