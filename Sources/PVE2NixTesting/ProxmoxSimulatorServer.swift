@@ -150,17 +150,22 @@ actor SimulatorRouter {
             let data = try await cluster.send(request)
             return (.ok, JSONValue.object([("data", data)], line: 0).serialized)
         } catch let e as ProxmoxAPIError {
+            // As pveproxy's JSON formatter: the message travels only in the status line.
             var members: [(key: String, value: JSONValue)] = [("data", .null(line: 0))]
             if !e.parameterErrors.isEmpty { members.append(("errors", .object(e.parameterErrors.map { ($0.key, .string($0.value, line: 0)) }, line: 0))) }
-            members.append(("message", .string(e.reason, line: 0)))
-            return (HTTPResponseStatus(statusCode: e.status, reasonPhrase: e.reason), JSONValue.object(members, line: 0).serialized)
+            return (Self.status(e.status, e.reason), JSONValue.object(members, line: 0).serialized)
         } catch {
             return Self.error(.internalServerError, "\(error)")
         }
     }
 
     static func error(_ status: HTTPResponseStatus, _ message: String) -> (HTTPResponseStatus, String) {
-        (status, JSONValue.object([("data", .null(line: 0)), ("message", .string(message, line: 0))], line: 0).serialized)
+        (Self.status(Int(status.code), message), JSONValue.object([("data", .null(line: 0))], line: 0).serialized)
+    }
+
+    /// A status whose reason phrase is the message, on one line.
+    static func status(_ code: Int, _ message: String) -> HTTPResponseStatus {
+        .custom(code: UInt(code), reasonPhrase: message.split(whereSeparator: \.isNewline).joined(separator: " "))
     }
 
     static func match(_ template: String, _ path: String) -> [String: String]? {

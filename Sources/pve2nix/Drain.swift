@@ -37,6 +37,9 @@ struct APIOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The cluster CA (/etc/pve/pve-root-ca.pem) to verify the API's certificate.", valueName: "file"))
     var caFile: String?
 
+    @Option(name: .long, help: ArgumentHelp("Trust the endpoint by its certificate's SHA-256 fingerprint instead of a CA ('pvenode cert info' on that node), e.g. AB:CD:….", valueName: "sha256"))
+    var fingerprint: String?
+
     @Flag(name: .long, help: "DANGEROUS: do not verify the API's TLS certificate.")
     var insecureSkipTLSVerify = false
 
@@ -44,8 +47,13 @@ struct APIOptions: ParsableArguments {
     var allowPlainHTTP = false
 
     func validate() throws {
-        if caFile == nil && !insecureSkipTLSVerify && !endpoint.hasPrefix("http://") {
-            throw ValidationError("give --ca-file with the cluster's pve-root-ca.pem (or, knowingly, --insecure-skip-tls-verify)")
+        let trusts = [caFile != nil, fingerprint != nil, insecureSkipTLSVerify].filter { $0 }.count
+        if trusts > 1 { throw ValidationError("give one of --ca-file, --fingerprint and --insecure-skip-tls-verify") }
+        if trusts == 0 && !endpoint.hasPrefix("http://") {
+            throw ValidationError("give --ca-file with the cluster's pve-root-ca.pem, or --fingerprint with the node certificate's SHA-256 fingerprint (or, knowingly, --insecure-skip-tls-verify)")
+        }
+        if let fingerprint, CertificateFingerprint(fingerprint) == nil {
+            throw ValidationError("--fingerprint \(fingerprint) is not a SHA-256 fingerprint: 64 hex digits, colons allowed (as 'pvenode cert info' prints it)")
         }
     }
 
@@ -54,7 +62,8 @@ struct APIOptions: ParsableArguments {
         if insecureSkipTLSVerify { FileHandle.standardError.write(Data("pve2nix: WARNING: TLS verification is OFF: anyone on the path can read the credentials.\n".utf8)) }
         guard let url = URL(string: endpoint) else { throw ValidationError("--endpoint \(endpoint) is not a URL") }
         let client = try LiveProxmoxClient(endpoint: url, credentials: credentials,
-                                           trust: caFile.map { .caFile($0) } ?? .insecureSkipVerification, allowPlainHTTP: allowPlainHTTP,
+                                           trust: caFile.map { .caFile($0) } ?? fingerprint.flatMap(CertificateFingerprint.init).map { .fingerprint($0) } ?? .insecureSkipVerification,
+                                           allowPlainHTTP: allowPlainHTTP,
                                            requestTimeout: .milliseconds(Int64(requestTimeout * 1000)))
         return (client, credentials)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import NIOSSL
 import PVE2NixAdapters
 import PVE2NixCore
 import PVE2NixRuntime
@@ -112,6 +113,38 @@ import Testing
             _ = try await executor.run(plan.drain)
             await DrainExecutorTests.expectDrained(cluster)
             try await client.shutdown()
+        }
+    }
+
+    @Test func proxmoxsMessageComesInTheReasonPhrase() async throws {
+        try await Self.withSimulator { _, server, pki in
+            let client = try LiveProxmoxClient(endpoint: Self.endpoint(server), credentials: .token(id: "pve2nix@pve!drain", secret: "token-secret-123"), trust: .caFile(pki.ca))
+            do {
+                _ = try await client.send(.restoreCT(node: "villa-pve-02", vmid: VMID(105), archive: "nas-backup:backup/x.tar.zst", storage: "local-lvm", start: false))
+                Issue.record("a restore over an existing VMID was accepted")
+            } catch let e as ProxmoxAPIError {
+                #expect(e.status == 500)
+                #expect(e.reason == "unable to create CT 105 - CT 105 already exists on node 'villa-pve-01'", "\(e.reason)")
+            }
+        }
+    }
+
+    @Test func aPinnedFingerprintIsTrustedAndAWrongOneRefused() async throws {
+        try await Self.withSimulator { _, server, pki in
+            let certificate = try #require(try NIOSSLCertificate.fromPEMFile(pki.cert).first)
+            let pin = try CertificateFingerprint(of: certificate)
+            #expect(CertificateFingerprint(pin.description) == pin)
+            #expect(CertificateFingerprint(pin.description.replacingOccurrences(of: ":", with: "").lowercased()) == pin)
+            let pinned = try LiveProxmoxClient(endpoint: Self.endpoint(server), credentials: .token(id: "pve2nix@pve!drain", secret: "token-secret-123"), trust: .fingerprint(pin))
+            #expect(try await pinned.send(.clusterStatus()).arrayValue?.isEmpty == false)
+            let other = try #require(CertificateFingerprint(String(repeating: "AB", count: 32)))
+            let wrong = try LiveProxmoxClient(endpoint: Self.endpoint(server), credentials: .token(id: "pve2nix@pve!drain", secret: "token-secret-123"), trust: .fingerprint(other))
+            do {
+                _ = try await wrong.send(.clusterStatus())
+                Issue.record("a wrong pin was accepted")
+            } catch let e as ProxmoxClientError {
+                #expect(e.localizedDescription.contains(pin.description) && e.localizedDescription.contains("not the pinned"), "\(e.localizedDescription)")
+            }
         }
     }
 

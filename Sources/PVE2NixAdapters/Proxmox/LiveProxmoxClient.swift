@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -26,6 +25,8 @@ public enum ProxmoxCredentials: Sendable, CustomStringConvertible {
 public enum ProxmoxTrust: Sendable {
     /// The cluster CA (`/etc/pve/pve-root-ca.pem`): node certificates are signed by it.
     case caFile(String)
+    /// The endpoint's own certificate, pinned by its SHA-256 fingerprint (`pvenode cert info`).
+    case fingerprint(CertificateFingerprint)
     /// No verification at all: only on the user's explicit, loud request.
     case insecureSkipVerification
 }
@@ -35,6 +36,7 @@ public enum ProxmoxClientError: Error, LocalizedError, Sendable {
     case badEndpoint(String)
     case caFileUnreadable(String, String)
     case notJSON(String)
+    case fingerprintMismatch(expected: String, presented: String?)
 
     public var errorDescription: String? {
         switch self {
@@ -42,21 +44,8 @@ public enum ProxmoxClientError: Error, LocalizedError, Sendable {
         case .badEndpoint(let url): "\(url) is not an endpoint URL like https://HOST:8006"
         case .caFileUnreadable(let path, let why): "cannot read the CA file \(path): \(why). Copy the cluster's /etc/pve/pve-root-ca.pem and point --ca-file at it."
         case .notJSON(let request): "\(request): the answer was not JSON"
-        }
-    }
-}
-
-/// One AsyncHTTPClient per trust configuration, for the life of the process.
-enum SharedHTTPClients {
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var clients: [String: HTTPClient] = [:]
-
-    static func client(key: String, configuration: HTTPClient.Configuration) -> HTTPClient {
-        lock.withLock {
-            if let c = clients[key] { return c }
-            let c = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-            clients[key] = c
-            return c
+        case .fingerprintMismatch(let expected, let presented):
+            "the endpoint's certificate \(presented.map { "has the SHA-256 fingerprint \($0)" } ?? "could not be read"), not the pinned \(expected): nothing was sent. Check with 'pvenode cert info' on that node (a renewed certificate changes it), or someone is in between."
         }
     }
 }
@@ -65,32 +54,29 @@ enum SharedHTTPClients {
 public actor LiveProxmoxClient: ProxmoxAPI {
     private let base: URL
     private let credentials: ProxmoxCredentials
-    private let http: HTTPClient
+    private let transport: ProxmoxHTTPTransport
     private var ticket: (cookie: String, csrf: String, obtained: Date)?
     public let requestTimeout: TimeAmount
 
     public init(endpoint: URL, credentials: ProxmoxCredentials, trust: ProxmoxTrust, allowPlainHTTP: Bool = false, requestTimeout: TimeAmount = .seconds(30)) throws {
-        guard let scheme = endpoint.scheme, endpoint.host != nil else { throw ProxmoxClientError.badEndpoint(endpoint.absoluteString) }
+        guard let scheme = endpoint.scheme, ["http", "https"].contains(scheme), let host = endpoint.host, !host.isEmpty else {
+            throw ProxmoxClientError.badEndpoint(endpoint.absoluteString)
+        }
         if scheme == "http" && !allowPlainHTTP { throw ProxmoxClientError.plainHTTPRefused(endpoint.absoluteString) }
-        var tls = TLSConfiguration.makeClientConfiguration()
-        switch trust {
-        case .caFile(let path):
+        let security: ProxmoxHTTPTransport.Security
+        switch (scheme, trust) {
+        case ("http", _): security = .plain
+        case (_, .caFile(let path)):
             do {
-                tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(path))
+                security = .verified(try NIOSSLCertificate.fromPEMFile(path))
             } catch {
                 throw ProxmoxClientError.caFileUnreadable(path, "\(error)")
             }
-        case .insecureSkipVerification:
-            tls.certificateVerification = .none
+        case (_, .fingerprint(let pin)): security = .pinned(pin)
+        case (_, .insecureSkipVerification): security = .unverified
         }
-        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
-        configuration.timeout = .init(connect: .seconds(10), read: requestTimeout)
-        let key: String
-        switch trust {
-        case .caFile(let path): key = "ca:\(path)|\(requestTimeout.nanoseconds)"
-        case .insecureSkipVerification: key = "insecure|\(requestTimeout.nanoseconds)"
-        }
-        self.http = SharedHTTPClients.client(key: key, configuration: configuration)
+        let bracketless = host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
+        transport = try ProxmoxHTTPTransport(host: bracketless, port: endpoint.port ?? (scheme == "http" ? 80 : 8006), security: security)
         self.base = endpoint.appendingPathComponent("api2/json")
         self.credentials = credentials
         self.requestTimeout = requestTimeout
@@ -130,35 +116,30 @@ public actor LiveProxmoxClient: ProxmoxAPI {
     private func perform(_ request: ProxmoxRequest, headers: HTTPHeaders) async throws -> JSONValue {
         var headers = headers
         let form = request.parameters.keys.sorted().map { "\($0)=\(ProxmoxValue.percentEncode(request.parameters[$0]!.text))" }.joined(separator: "&")
-        var url = base.absoluteString + request.path
+        var uri = base.path + request.path
         let hasBody = request.method == .post || request.method == .put
-        if !hasBody && !form.isEmpty { url += "?" + form }
-        var http = HTTPClientRequest(url: url)
-        http.method = HTTPMethod(rawValue: request.method.rawValue)
-        if hasBody {
-            headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
-            http.body = .bytes(ByteBuffer(string: form))
-        }
-        http.headers = headers
+        if !hasBody && !form.isEmpty { uri += "?" + form }
+        if hasBody { headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded") }
+        let method = HTTPMethod(rawValue: request.method.rawValue)
         // The request is described without its parameters: they may carry a password.
         let label = "\(request.method.rawValue) \(request.path)"
-        let response: HTTPClientResponse
-        let body: ByteBuffer
+        var timeout = ProxmoxAPIError(status: 0, reason: "\(requestTimeout.nanoseconds / 1_000_000_000) s", request: label)
+        timeout.timedOut = true
+        let response: ProxmoxHTTPTransport.Answer
         do {
-            response = try await self.http.execute(http, timeout: requestTimeout)
-            body = try await response.body.collect(upTo: 64 << 20)
-        } catch let error as HTTPClientError where [.deadlineExceeded, .readTimeout, .connectTimeout].contains(error) {
-            var timeout = ProxmoxAPIError(status: 0, reason: "\(requestTimeout.nanoseconds / 1_000_000_000) s", request: label)
-            timeout.timedOut = true
+            response = try await transport.execute(method: method, uri: uri, headers: headers, body: hasBody ? ByteBuffer(string: form) : nil, timeout: requestTimeout)
+        } catch ProxmoxHTTPTransport.Failure.timedOut {
             throw timeout
+        } catch ProxmoxHTTPTransport.Failure.fingerprintMismatch(let expected, let presented) {
+            throw ProxmoxClientError.fingerprintMismatch(expected: expected.description, presented: presented?.description)
         }
-        let text = String(buffer: body)
-        guard response.status == .ok else {
+        let text = String(buffer: response.body)
+        guard response.status == 200 else {
             var params: [String: String] = [:]
             if let json = try? JSONReader.parse(text) {
                 for (k, v) in json["errors"]?.objectMembers ?? [] { params[k] = v.stringValue ?? v.description }
             }
-            throw ProxmoxAPIError(status: Int(response.status.code), reason: response.status.reasonPhrase, parameterErrors: params, request: label)
+            throw ProxmoxAPIError(status: response.status, reason: response.reason, parameterErrors: params, request: label)
         }
         guard let json = try? JSONReader.parse(text) else { throw ProxmoxClientError.notJSON(label) }
         return json["data"] ?? .null(line: 0)
