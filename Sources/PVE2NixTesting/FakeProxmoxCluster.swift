@@ -93,6 +93,8 @@ public actor FakeProxmoxCluster: ProxmoxAPI {
     public func failNextReads(_ count: Int) { transientFailures = count }
     /// Make the next task of this type (vzdump, vzrestore, qmrestore, vzshutdown, vzdestroy, …) for a guest (nil: any) fail.
     public func failTask(_ type: String, of vmid: VMID?, with message: String) { failingTasks["\(type):\(vmid.map(\.description) ?? "*")"] = message }
+    /// Make the next task of this type for a guest (nil: any) succeed with warnings.
+    public func warnTask(_ type: String, of vmid: VMID?, count: Int = 1) { failingTasks["\(type):\(vmid.map(\.description) ?? "*")"] = "WARNINGS: \(count)" }
     /// Answer the next `count` requests only after `delay`.
     public func slowDown(_ count: Int, by delay: Duration, writesOnly: Bool = false) { slowAnswers = count; answerDelay = delay; slowWritesOnly = writesOnly }
     /// Someone else creates a guest (e.g. takes a free VMID).
@@ -391,7 +393,8 @@ public actor FakeProxmoxCluster: ProxmoxAPI {
         for (upid, task) in tasks where task.pollsLeft > 0 && !task.neverEnds {
             tasks[upid]!.pollsLeft -= 1
             guard tasks[upid]!.pollsLeft == 0 else { continue }
-            guard task.exitStatus == "OK" else {
+            // "WARNINGS: N" is success with something to read in the task log.
+            guard task.exitStatus == "OK" || task.exitStatus.hasPrefix("WARNINGS: ") else {
                 // A failed restore leaves nothing behind; every other failure leaves the guest as it was.
                 if case .restore = task.effect { guests[task.vmid] = nil } else { guests[task.vmid]?.lock = nil }
                 continue

@@ -29,6 +29,7 @@ struct PVE2NixSimulator: AsyncParsableCommand {
     @Flag(help: "Start without quorum.") var noQuorum = false
     @Option(help: "Answer this many reads with 503 first.") var flakyReads: Int = 0
     @Option(help: ArgumentHelp("Make the next task of this type for this guest fail, e.g. vzrestore:105 or vzdump:* .", valueName: "type:vmid")) var failTask: [String] = []
+    @Option(help: ArgumentHelp("Make the next task of this type for this guest end with 'WARNINGS: 1' (a success), e.g. vzmigrate:101.", valueName: "type:vmid")) var warnTask: [String] = []
     @Option(help: "Answer this many requests late (see --answer-delay).") var slowAnswers: Int = 0
     @Option(help: "Seconds a slow answer takes.") var answerDelay: Double = 40
     @Flag(help: "Also stand in for the services site.toml's probes reach (their addresses must exist here, e.g. on loopback in a network namespace).")
@@ -42,10 +43,18 @@ struct PVE2NixSimulator: AsyncParsableCommand {
         for n in offline { await cluster.setOnline(NodeName(n), false) }
         if noQuorum { await cluster.setQuorate(false) }
         await cluster.failNextReads(flakyReads)
-        for spec in failTask {
+        func task(_ flag: String, _ spec: String) throws -> (String, VMID?) {
             let parts = spec.split(separator: ":", maxSplits: 1).map(String.init)
-            guard parts.count == 2, !parts[0].isEmpty, parts[1] == "*" || Int(parts[1]) != nil else { throw ValidationError("--fail-task \(spec): give TYPE:VMID or TYPE:*") }
-            await cluster.failTask(parts[0], of: Int(parts[1]).map { VMID($0) }, with: "\(parts[0]) failed (simulated)")
+            guard parts.count == 2, !parts[0].isEmpty, parts[1] == "*" || Int(parts[1]) != nil else { throw ValidationError("\(flag) \(spec): give TYPE:VMID or TYPE:*") }
+            return (parts[0], Int(parts[1]).map { VMID($0) })
+        }
+        for spec in failTask {
+            let (type, vmid) = try task("--fail-task", spec)
+            await cluster.failTask(type, of: vmid, with: "\(type) failed (simulated)")
+        }
+        for spec in warnTask {
+            let (type, vmid) = try task("--warn-task", spec)
+            await cluster.warnTask(type, of: vmid)
         }
         await cluster.slowDown(slowAnswers, by: .milliseconds(Int(answerDelay * 1000)))
         let env = ProcessInfo.processInfo.environment

@@ -187,6 +187,23 @@ struct MeddlingAPI: ProxmoxAPI {
         #expect(await offline.migrationRequests.isEmpty)
     }
 
+    @Test func tasksEndingWithWarningsAreSuccesses() async throws {
+        let cluster = FakeProxmoxCluster(site: Self.site)
+        await cluster.warnTask("vzmigrate", of: VMID(101), count: 2)
+        await cluster.warnTask("vzdump", of: VMID(105))
+        _ = try await Self.executor(cluster, InMemoryDrainJournal()).run(Self.plan.drain)
+        await Self.expectDrained(cluster)
+    }
+
+    @Test func quorumLostMidDrainStopsBeforeTheNextMove() async throws {
+        let cluster = FakeProxmoxCluster(site: Self.site)
+        // Quorum goes right after the first migration request reaches the cluster.
+        let losing = MeddlingAPI(inner: cluster, template: "/nodes/{node}/tasks/{upid}/status") { c in await c.setQuorate(false) }
+        await #expect(throws: DrainError.quorumLost) { _ = try await Self.executor(losing, InMemoryDrainJournal()).run(Self.plan.drain) }
+        let requests = await cluster.migrationRequests
+        #expect(requests.count == 1 && requests.values.allSatisfy { $0 == 1 }, "\(requests)")
+    }
+
     @Test func transientErrorsOnReadsAreRetried() async throws {
         let cluster = FakeProxmoxCluster(site: Self.site)
         await cluster.failNextReads(2)
