@@ -143,6 +143,8 @@ extension PVE2Nix {
               PVE2NIX_TOKEN_ID='pve2nix@pve!drain' PVE2NIX_TOKEN_SECRET_FILE=~/.pve2nix-token \\
                 pve2nix drain villa-pve-01 --site Examples/villa --endpoint https://10.1.10.12:8006 --ca-file pve-root-ca.pem
               pve2nix status villa-pve-01
+              pve2nix drain villa-pve-01 ... --fingerprint 'AB:CD:…' --concurrency 2 --json > drain.json
+              scripts/demo-drain     # against the simulator, with health checks
             """
         )
 
@@ -159,7 +161,7 @@ extension PVE2Nix {
         @Option(name: .long, help: "Seconds between polls of a task or of HA.")
         var pollInterval: Double = 2
 
-        @Option(name: .long, help: "Give up waiting for one migration task after this many seconds.")
+        @Option(name: .long, help: "Give up waiting for one task (a migration, shutdown, backup, restore or removal) after this many seconds.")
         var taskTimeout: Double = 3600
 
         @Option(name: .long, help: "Give up waiting for HA to show a guest on its target after this many seconds.")
