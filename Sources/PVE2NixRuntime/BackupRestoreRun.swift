@@ -103,8 +103,15 @@ struct BackupRestoreRun {
             }
             guard view.guests[vmid]?.status != "running" else { throw DrainError.stateChanged(vmid, expected: "stopped for its backup", found: "running") }
             try await record(.planned, .backup, "backing up to \(backupStorage) (mode stop)")
-            let answer = try await executor.api.send(.vzdump(node: move.from, vmid: vmid, storage: backupStorage, mode: "stop",
-                                                             notes: "pve2nix drain of {{guestname}} ({{vmid}}) from \(move.from)"))
+            let notes = "pve2nix drain of {{guestname}} ({{vmid}}) from \(move.from)"
+            let answer: JSONValue
+            do {
+                answer = try await executor.api.send(.vzdump(node: move.from, vmid: vmid, storage: backupStorage, mode: "stop", notes: notes))
+            } catch let error as ProxmoxAPIError where error.status == 400 && !Set(error.parameterErrors.keys).isDisjoint(with: ["protected", "notes-template"]) {
+                // An older Proxmox VE refused the parameters (nothing started): back up without them.
+                executor.progress(.waiting(vmid, "this Proxmox VE knows no protected backups: the archive is not protected against pruning until the drain ends"))
+                answer = try await executor.api.send(.vzdump(node: move.from, vmid: vmid, storage: backupStorage, mode: "stop", legacy: true))
+            }
             // vzdump answers the literal "OK", not a task, when the guest is not on that node.
             guard let text = answer.stringValue, let upid = UPID(text) else {
                 throw DrainError.unexpectedAnswer("vzdump of \(vmid) on \(move.from) answered '\(answer.stringValue ?? answer.description)' instead of a task: the guest is not on \(move.from) (any more). Nothing was backed up; re-plan.")

@@ -70,6 +70,8 @@ public actor FakeProxmoxCluster: ProxmoxAPI {
     public var transientFailures = 0
     public var taskPolls = 2
     public var failingTasks: [String: String] = [:]
+    /// Answer like a Proxmox VE older than protected backups and notes templates.
+    public var legacyVzdump = false
     public var slowAnswers = 0
     public var slowWritesOnly = false
     public var answerDelay: Duration = .seconds(0)
@@ -101,6 +103,7 @@ public actor FakeProxmoxCluster: ProxmoxAPI {
     public func create(_ vmid: VMID, kind: GuestKind, name: String, on node: NodeName) {
         guests[vmid] = Guest(kind: kind, name: name, node: node, status: "stopped", lock: nil, haManaged: false, template: false)
     }
+    public func setLegacyVzdump(_ value: Bool) { legacyVzdump = value }
     /// How many requests (to anything) a task lasts.
     public func setTaskPolls(_ n: Int) { taskPolls = n }
     /// Someone moves a guest behind the drain's back.
@@ -319,6 +322,13 @@ public actor FakeProxmoxCluster: ProxmoxAPI {
             throw ProxmoxAPIError(status: 400, reason: "Parameter verification failed.", parameterErrors: ["vmid": "property is missing"], request: where_)
         }
         let node = NodeName(nodeName), vmid = VMID(id)
+        if legacyVzdump {
+            let unknown = ["protected", "notes-template"].filter { request.parameters[$0] != nil }
+            if !unknown.isEmpty {
+                throw ProxmoxAPIError(status: 400, reason: "Parameter verification failed.",
+                                      parameterErrors: Dictionary(uniqueKeysWithValues: unknown.map { ($0, "property is not defined in schema and the schema does not allow additional properties") }), request: where_)
+            }
+        }
         guard let target = seed.storage(storage), target.contents.contains("backup"), target.isAvailable(on: node) else {
             throw ProxmoxAPIError(status: 500, reason: "storage '\(storage)' does not support backups or is not available on \(node)", request: where_)
         }

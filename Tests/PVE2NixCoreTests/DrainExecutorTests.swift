@@ -195,6 +195,15 @@ struct MeddlingAPI: ProxmoxAPI {
         await Self.expectDrained(cluster)
     }
 
+    @Test func anOlderProxmoxGetsABackupWithoutProtection() async throws {
+        let cluster = FakeProxmoxCluster(site: Self.site)
+        await cluster.setLegacyVzdump(true)
+        _ = try await Self.executor(cluster, InMemoryDrainJournal()).run(Self.plan.drain)
+        await Self.expectDrained(cluster)
+        #expect(await cluster.archives["nas-backup"]?.first?.notes == nil)
+        #expect(await cluster.writes.filter { $0.hasSuffix("/vzdump") }.count == 2)
+    }
+
     @Test func quorumLostMidDrainStopsBeforeTheNextMove() async throws {
         let cluster = FakeProxmoxCluster(site: Self.site)
         // Quorum goes right after the first migration request reaches the cluster.

@@ -137,10 +137,14 @@ extension ProxmoxRequest {
     /// A backup of one guest. `remove=0`: never prune the storage's older backups as a side effect;
     /// `protected=1`: no prune job removes this archive while the drain still needs it. Answers a
     /// UPID, or the literal string "OK" when the guest is not on `node`.
-    public static func vzdump(node: NodeName, vmid: VMID, storage: String, mode: String = "stop", notes: String? = nil) -> Self {
+    /// `protected` and `notes-template` are newer than some clusters (`legacy` leaves them out).
+    public static func vzdump(node: NodeName, vmid: VMID, storage: String, mode: String = "stop", notes: String? = nil, legacy: Bool = false) -> Self {
         var p: [String: ProxmoxValue] = ["vmid": .string(String(vmid.rawValue)), "storage": .string(storage), "mode": .string(mode), "compress": .string("zstd"),
-                                         "remove": .boolean(false), "protected": .boolean(true)]
-        if let notes { p["notes-template"] = .string(notes) }
+                                         "remove": .boolean(false)]
+        if !legacy {
+            p["protected"] = .boolean(true)
+            if let notes { p["notes-template"] = .string(notes) }
+        }
         return .init(.post, "/nodes/{node}/vzdump", path: ["node": .string(node.rawValue)], parameters: p)
     }
 
