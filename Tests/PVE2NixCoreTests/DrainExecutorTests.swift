@@ -204,6 +204,27 @@ struct MeddlingAPI: ProxmoxAPI {
         #expect(await cluster.writes.filter { $0.hasSuffix("/vzdump") }.count == 2)
     }
 
+    @Test func aVMMovesByBackupAndRestoreToo() async throws {
+        // VM 121 gets a snapshot on local LVM-thin, which cannot migrate: it moves by backup and restore.
+        var files = Fixtures.villaFiles()
+        let path = "nodes/villa-pve-01/qemu-server/121.conf"
+        files[path] = files[path]!.replacingOccurrences(of: "[PENDING]", with: "parent: clean\n\n[clean]\nname: win11-test\nmemory: 4096\nscsi0: local-lvm:vm-121-disk-1,size=64G\nsnaptime: 1761900000\n\n[PENDING]")
+        let site = SiteLoader(tree: InMemoryFileTree(files)).load()
+        let plan = Planner(site: site).plan(node: "villa-pve-01")
+        let vm = try #require(plan.drain.moves.first { $0.vmid == VMID(121) })
+        #expect(vm.method == .backupRestore, "\(vm.reason)")
+        let cluster = FakeProxmoxCluster(site: site)
+        let outcome = try await Self.executor(cluster, InMemoryDrainJournal()).run(plan.drain)
+        let copy = try #require(outcome.renumbered[VMID(121)])
+        let guest = await cluster.guests[copy]
+        #expect(guest?.kind == .qemu && guest?.name == "win11-test" && guest?.node == vm.to && guest?.status == "stopped")
+        #expect(await cluster.guests[VMID(121)] == nil)
+        // It was stopped: nothing shut it down, and the copy is not started.
+        #expect(await cluster.writes.allSatisfy { !$0.contains("/121/status/") })
+        #expect(await cluster.writes.contains("POST /nodes/\(vm.to!)/qemu"))
+        #expect(await cluster.guests(on: "villa-pve-01").isEmpty)
+    }
+
     @Test func quorumLostMidDrainStopsBeforeTheNextMove() async throws {
         let cluster = FakeProxmoxCluster(site: Self.site)
         // Quorum goes right after the first migration request reaches the cluster.
