@@ -30,43 +30,6 @@ public enum DrainEvent: Sendable, Equatable {
     case attention(VMID, String)
 }
 
-/// Why a drain stopped. Each says what happened, where things stand and what to do.
-public enum DrainError: Error, Sendable, Equatable, CustomStringConvertible {
-    case quorumLost
-    case targetOffline(VMID, NodeName)
-    case guestMissing(VMID)
-    case guestElsewhere(VMID, NodeName)
-    case locked(VMID, String)
-    case taskFailed(VMID, upid: String, exitStatus: String)
-    case taskTimedOut(VMID, upid: String)
-    case notOnTarget(VMID, NodeName)
-    case stateChanged(VMID, expected: String, found: String)
-    case unexpectedAnswer(String)
-    case archiveMissing(VMID, storage: String, upid: String)
-    case archiveMismatch(VMID, archive: String, found: String)
-    case vmidTaken(VMID, copy: VMID)
-    case copyMissing(VMID, copy: VMID, NodeName)
-
-    public var description: String {
-        switch self {
-        case .quorumLost: "the cluster has lost quorum: nothing more is moved. Restore quorum, then run the drain again; it resumes from the journal."
-        case .targetOffline(let id, let n): "\(id)'s target \(n) is offline: nothing more is moved. Bring \(n) back or re-plan, then run the drain again."
-        case .guestMissing(let id): "guest \(id) is no longer in the cluster's resource list: the drain stops so a person can look."
-        case .guestElsewhere(let id, let n): "guest \(id) is on \(n), which the plan did not expect: someone else moved it. Re-plan."
-        case .locked(let id, let l): "guest \(id) is locked (\(l)); it was not moved. Wait for the lock to clear, then run the drain again."
-        case .taskFailed(let id, let upid, let s): "a task for \(id) failed: \(upid) ended with '\(s)'. The journal records the failure; nothing after it was done."
-        case .taskTimedOut(let id, let upid): "task \(upid) for \(id) did not finish in time; it may still be running. Run the drain again to keep waiting for it (it is never started twice)."
-        case .notOnTarget(let id, let n): "guest \(id) did not show up on \(n) in time (HA may still be moving it). Run the drain again to keep waiting."
-        case .stateChanged(let id, let e, let f): "guest \(id) was expected \(e) and is \(f): check it."
-        case .unexpectedAnswer(let s): "the API answered something unexpected: \(s)"
-        case .archiveMissing(let id, let s, let upid): "the backup of \(id) (task \(upid)) ended, but storage '\(s)' lists no new archive of it. The original was not touched; check the task log, then run the drain again."
-        case .archiveMismatch(let id, let a, let f): "the archive \(a) does not hold guest \(id)'s config (it names '\(f)'). Nothing was restored or removed; check the archive."
-        case .vmidTaken(let id, let copy): "restoring \(id) under the free VMID \(copy) failed: someone took \(copy) meanwhile. The original is untouched; run the drain again to pick another id."
-        case .copyMissing(let id, let copy, let n): "the restored copy \(copy) of \(id) is no longer on \(n): the original \(id) is kept. Look at \(n) before running the drain again."
-        }
-    }
-}
-
 /// What a drain achieved.
 public struct DrainOutcome: Sendable, Equatable {
     public var moved: [VMID] = []
@@ -296,44 +259,5 @@ public struct DrainExecutor: Sendable {
         guard view.quorate else { throw DrainError.quorumLost }
         guard view.online.contains(target) else { throw DrainError.targetOffline(move.vmid, target) }
         return view
-    }
-
-    // MARK: Reading the cluster
-
-    struct ClusterView {
-        struct Guest { var node: NodeName; var name: String; var status: String; var lock: String? }
-        var quorate: Bool
-        var online: Set<NodeName>
-        var guests: [VMID: Guest]
-    }
-
-    func readCluster() async throws -> ClusterView {
-        let status = try await read(.clusterStatus())
-        let resources = try await read(.clusterResources())
-        var view = ClusterView(quorate: false, online: [], guests: [:])
-        for entry in status.arrayValue ?? [] {
-            if entry["type"]?.stringValue == "cluster" { view.quorate = entry["quorate"]?.boolValue ?? false }
-            if entry["type"]?.stringValue == "node", entry["online"]?.boolValue == true, let n = entry["name"]?.stringValue { view.online.insert(NodeName(n)) }
-        }
-        for entry in resources.arrayValue ?? [] {
-            guard let id = entry["vmid"]?.intValue, let node = entry["node"]?.stringValue else { continue }
-            let lock = entry["lock"]?.stringValue
-            view.guests[VMID(id)] = .init(node: NodeName(node), name: entry["name"]?.stringValue ?? "", status: entry["status"]?.stringValue ?? "unknown",
-                                          lock: lock?.isEmpty == true ? nil : lock)
-        }
-        return view
-    }
-
-    /// Reads are idempotent: transient failures (5xx, no answer in time) are retried a bounded number of times.
-    func read(_ request: ProxmoxRequest) async throws -> JSONValue {
-        var attempt = 0
-        while true {
-            do {
-                return try await api.send(request)
-            } catch let error as ProxmoxAPIError where error.isTransient && attempt < limits.readRetries {
-                attempt += 1
-                try await clock.sleep(for: limits.pollInterval * attempt)
-            }
-        }
     }
 }

@@ -29,106 +29,7 @@ final class CrashHookJournal: DrainJournal, @unchecked Sendable {
     }
 }
 
-/// How to reach the API: shared by drain and capture.
-struct APIOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("A cluster node's API, e.g. https://10.1.10.12:8006 (for a drain: a peer, not the node being drained).", valueName: "url"))
-    var endpoint: String
-
-    @Option(name: .long, help: ArgumentHelp("The cluster CA (/etc/pve/pve-root-ca.pem) to verify the API's certificate.", valueName: "file"))
-    var caFile: String?
-
-    @Option(name: .long, help: ArgumentHelp("Trust the endpoint by its certificate's SHA-256 fingerprint instead of a CA ('pvenode cert info' on that node), e.g. AB:CD:….", valueName: "sha256"))
-    var fingerprint: String?
-
-    @Flag(name: .long, help: "DANGEROUS: do not verify the API's TLS certificate.")
-    var insecureSkipTLSVerify = false
-
-    @Flag(name: .long, help: "DANGEROUS: allow a plain http:// endpoint (credentials travel in clear).")
-    var allowPlainHTTP = false
-
-    func validate() throws {
-        let trusts = [caFile != nil, fingerprint != nil, insecureSkipTLSVerify].filter { $0 }.count
-        if trusts > 1 { throw ValidationError("give one of --ca-file, --fingerprint and --insecure-skip-tls-verify") }
-        if trusts == 0 && !endpoint.hasPrefix("http://") {
-            throw ValidationError("give --ca-file with the cluster's pve-root-ca.pem, or --fingerprint with the node certificate's SHA-256 fingerprint (or, knowingly, --insecure-skip-tls-verify)")
-        }
-        if let fingerprint, CertificateFingerprint(fingerprint) == nil {
-            throw ValidationError("--fingerprint \(fingerprint) is not a SHA-256 fingerprint: 64 hex digits, colons allowed (as 'pvenode cert info' prints it)")
-        }
-    }
-
-    func makeClient(requestTimeout: Double = 30) throws -> (LiveProxmoxClient, ProxmoxCredentials) {
-        let credentials = try Self.credentials()
-        if insecureSkipTLSVerify { FileHandle.standardError.write(Data("pve2nix: WARNING: TLS verification is OFF: anyone on the path can read the credentials.\n".utf8)) }
-        guard let url = URL(string: endpoint) else { throw ValidationError("--endpoint \(endpoint) is not a URL") }
-        let client = try LiveProxmoxClient(endpoint: url, credentials: credentials,
-                                           trust: caFile.map { .caFile($0) } ?? fingerprint.flatMap(CertificateFingerprint.init).map { .fingerprint($0) } ?? .insecureSkipVerification,
-                                           allowPlainHTTP: allowPlainHTTP,
-                                           requestTimeout: .milliseconds(Int64(requestTimeout * 1000)))
-        return (client, credentials)
-    }
-
-    /// Secrets from the environment or files only: never from argv, where `ps` shows them.
-    static func credentials() throws -> ProxmoxCredentials {
-        let env = ProcessInfo.processInfo.environment
-        func secret(_ name: String) throws -> String? {
-            if let v = env[name], !v.isEmpty { return v }
-            if let file = env[name + "_FILE"] {
-                guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw ValidationError("cannot read \(name)_FILE (\(file))") }
-                return text.trimmingCharacters(in: .whitespacesAndNewlines)
-            }
-            return nil
-        }
-        if let id = env["PVE2NIX_TOKEN_ID"], let s = try secret("PVE2NIX_TOKEN_SECRET") { return .token(id: id, secret: s) }
-        if let user = env["PVE2NIX_USER"], let p = try secret("PVE2NIX_PASSWORD") { return .password(username: user, password: p) }
-        throw ValidationError("no credentials: set PVE2NIX_TOKEN_ID and PVE2NIX_TOKEN_SECRET(_FILE), or PVE2NIX_USER and PVE2NIX_PASSWORD(_FILE)")
-    }
-}
-
 extension PVE2Nix {
-    struct Capture: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Capture the API parts of a bundle from a live cluster (or the simulator).",
-            discussion: """
-            Writes bundle.toml, cluster/status.json, resources.json, ha-resources.json (and HA rules or groups), storage.cfg, corosync.conf, nodes/<node>/status.json and every guest's current config, in the capture bundle format 'plan' reads. Add the SSH parts of the node to convert (interfaces, ip-link.json, ip-addr.json, lsblk.json, disk-by-id.txt, meminfo, firmware, hostid) by hand for now. A file you changed since pve2nix wrote it is never overwritten. Credentials as for drain.
-
-            Example:
-              PVE2NIX_TOKEN_ID='pve2nix@pve!ro' PVE2NIX_TOKEN_SECRET_FILE=~/.pve2nix-token \\
-                pve2nix capture --endpoint https://10.1.10.12:8006 --ca-file pve-root-ca.pem --out villa-bundle
-            """
-        )
-
-        @OptionGroup var api: APIOptions
-
-        @Option(name: .long, help: ArgumentHelp("The bundle directory to write.", valueName: "dir"))
-        var out: String
-
-        func run() async throws {
-            let (client, credentials) = try api.makeClient()
-            let stamp = ISO8601DateFormatter().string(from: Date())
-            let result: (files: [String: String], notes: [String])
-            do {
-                result = try await SiteCapturer(api: client).capture(capturedAt: stamp, endpoint: api.endpoint)
-                try await client.shutdown()
-            } catch {
-                try? await client.shutdown()
-                FileHandle.standardError.write(Data("pve2nix: capture failed (\(credentials)): \(error)\n".utf8))
-                throw ExitCode(1)
-            }
-            let writer = GeneratedTreeWriter(directory: URL(fileURLWithPath: out))
-            let files = result.files.keys.sorted().map { GeneratedFile(path: $0, contents: result.files[$0]!) }
-            let conflicts = writer.conflicts(files)
-            guard conflicts.isEmpty else {
-                for c in conflicts { print(c.diff) }
-                FileHandle.standardError.write(Data("pve2nix: nothing written: \(conflicts.map(\.path).joined(separator: ", ")) changed since pve2nix wrote them.\n".utf8))
-                throw ExitCode(1)
-            }
-            try writer.write(files)
-            print("Captured \(files.count) files into \(out)")
-            for note in result.notes { print("  note: \(note)") }
-        }
-    }
-
     struct Drain: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Move every guest off the node through the Proxmox VE API, journaled and resumable.",
@@ -254,54 +155,9 @@ extension PVE2Nix {
             }
             throw ExitCode(1)
         }
-
-    }
-
-    struct Status: ParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Show a node's drain journal: where every guest stands.",
-            discussion: "Example:\n  pve2nix status villa-pve-01"
-        )
-
-        @Argument(help: ArgumentHelp("The node.", valueName: "node"))
-        var node: String
-
-        @Option(name: .long, help: ArgumentHelp("The journal file.", valueName: "file"))
-        var journal: String?
-
-        @Flag(name: .long, help: "Print JSON.")
-        var json = false
-
-        func run() throws {
-            let path = JournalLocation.path(for: node, explicit: journal)
-            guard FileManager.default.fileExists(atPath: path) else { throw ValidationError("no journal at \(path): no drain of \(node) has run (or give --journal)") }
-            let store = try SQLiteDrainJournal(path: path)
-            let history = try store.history()
-            var latest: [VMID: DrainRecord] = [:]
-            for h in history { latest[h.record.vmid] = h.record }
-            if json {
-                struct Entry: Encodable { var at: Date; var record: DrainRecord }
-                struct Report: Encodable { var node: String; var journal: String; var schema: String; var guests: [DrainRecord]; var history: [Entry] }
-                print(try JSONOutput.encode(Report(node: node, journal: path, schema: try store.schemaVersions().last ?? "",
-                                                   guests: latest.values.sorted { $0.vmid < $1.vmid }, history: history.map { Entry(at: $0.at, record: $0.record) })))
-                return
-            }
-            print("Drain journal of \(node): \(path) (schema \(try store.schemaVersions().last ?? "?"), \(history.count) records)")
-            func pad(_ s: String, _ n: Int) -> String { s.padding(toLength: max(n, s.count), withPad: " ", startingAt: 0) }
-            print("  \(pad("VMID", 6)) \(pad("STEP", 9)) \(pad("PHASE", 10)) \(pad("TARGET", 14)) DETAIL")
-            for r in latest.values.sorted(by: { $0.vmid < $1.vmid }) {
-                print("  \(pad(String(r.vmid.rawValue), 6)) \(pad(r.step.rawValue, 9)) \(pad(r.phase.rawValue, 10)) \(pad(r.target?.rawValue ?? "-", 14)) \(r.detail)")
-                // A backup-restore between its shutdown and its end: say what that means for the guest.
-                let steps = history.map(\.record).filter { $0.vmid == r.vmid }
-                if r.phase != .done, steps.contains(where: { $0.step == .shutdown }) {
-                    let copy = steps.last { $0.copy != nil && $0.step == .restore && $0.phase == .verified }?.copy
-                    let archive = steps.last { $0.archive != nil }?.archive
-                    print("         the original is stopped on the node\(archive.map { "; archive \($0)" } ?? "")\(copy.map { "; its copy \($0) runs on \(r.target?.rawValue ?? "the target")" } ?? ""). Run the drain again to finish.")
-                }
-            }
-        }
     }
 }
+
 
 /// What `pve2nix drain --json` prints.
 struct DrainReport: Encodable {

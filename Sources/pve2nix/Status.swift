@@ -1,0 +1,52 @@
+import ArgumentParser
+import Foundation
+import PVE2NixAdapters
+import PVE2NixCore
+import PVE2NixRuntime
+
+extension PVE2Nix {
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show a node's drain journal: where every guest stands.",
+            discussion: "Example:\n  pve2nix status villa-pve-01"
+        )
+
+        @Argument(help: ArgumentHelp("The node.", valueName: "node"))
+        var node: String
+
+        @Option(name: .long, help: ArgumentHelp("The journal file.", valueName: "file"))
+        var journal: String?
+
+        @Flag(name: .long, help: "Print JSON.")
+        var json = false
+
+        func run() throws {
+            let path = JournalLocation.path(for: node, explicit: journal)
+            guard FileManager.default.fileExists(atPath: path) else { throw ValidationError("no journal at \(path): no drain of \(node) has run (or give --journal)") }
+            let store = try SQLiteDrainJournal(path: path)
+            let history = try store.history()
+            var latest: [VMID: DrainRecord] = [:]
+            for h in history { latest[h.record.vmid] = h.record }
+            if json {
+                struct Entry: Encodable { var at: Date; var record: DrainRecord }
+                struct Report: Encodable { var node: String; var journal: String; var schema: String; var guests: [DrainRecord]; var history: [Entry] }
+                print(try JSONOutput.encode(Report(node: node, journal: path, schema: try store.schemaVersions().last ?? "",
+                                                   guests: latest.values.sorted { $0.vmid < $1.vmid }, history: history.map { Entry(at: $0.at, record: $0.record) })))
+                return
+            }
+            print("Drain journal of \(node): \(path) (schema \(try store.schemaVersions().last ?? "?"), \(history.count) records)")
+            func pad(_ s: String, _ n: Int) -> String { s.padding(toLength: max(n, s.count), withPad: " ", startingAt: 0) }
+            print("  \(pad("VMID", 6)) \(pad("STEP", 9)) \(pad("PHASE", 10)) \(pad("TARGET", 14)) DETAIL")
+            for r in latest.values.sorted(by: { $0.vmid < $1.vmid }) {
+                print("  \(pad(String(r.vmid.rawValue), 6)) \(pad(r.step.rawValue, 9)) \(pad(r.phase.rawValue, 10)) \(pad(r.target?.rawValue ?? "-", 14)) \(r.detail)")
+                // A backup-restore between its shutdown and its end: say what that means for the guest.
+                let steps = history.map(\.record).filter { $0.vmid == r.vmid }
+                if r.phase != .done, steps.contains(where: { $0.step == .shutdown }) {
+                    let copy = steps.last { $0.copy != nil && $0.step == .restore && $0.phase == .verified }?.copy
+                    let archive = steps.last { $0.archive != nil }?.archive
+                    print("         the original is stopped on the node\(archive.map { "; archive \($0)" } ?? "")\(copy.map { "; its copy \($0) runs on \(r.target?.rawValue ?? "the target")" } ?? ""). Run the drain again to finish.")
+                }
+            }
+        }
+    }
+}
