@@ -148,9 +148,10 @@ struct BackupRestoreRun {
             executor.progress(.waiting(vmid, "resuming: waiting for the restore \(upid)"))
             copy = id
             try await executor.waitForTask(upid, vmid: vmid, step: .restore, target: target)
-        } else if let r = last, r.phase == .planned, let id = r.copy, let g = view.guests[id], g.node == target, g.name == move.name {
-            // The restore went out but its UPID was never recorded: it is under way or done.
-            executor.progress(.waiting(vmid, "resuming: the restore as \(id) is already under way"))
+        } else if let id = history.last(where: { $0.step == .restore && $0.copy != nil })?.copy, let g = view.guests[id], g.node == target, g.name == move.name {
+            // An earlier run's restore went out (its UPID may be lost, or the copy did not start):
+            // the copy is there or coming. It is used, never restored twice.
+            executor.progress(.waiting(vmid, "resuming: the copy \(id) is already on \(target)"))
             copy = id
         } else {
             if let original = view.guests[vmid], original.node == move.from, original.status == "running" {
@@ -178,8 +179,17 @@ struct BackupRestoreRun {
             executor.progress(.requested(vmid, upid.rawValue))
             try await executor.waitForTask(upid, vmid: vmid, step: .restore, target: target)
         }
-        guard let arrived = try await executor.waitForGuest(copy, limit: executor.limits.taskTimeout, until: { $0.node == target && $0.lock == nil }) else {
+        guard var arrived = try await executor.waitForGuest(copy, limit: executor.limits.taskTimeout, until: { $0.node == target && $0.lock == nil }) else {
             throw DrainError.notOnTarget(copy, target)
+        }
+        if wasRunning && arrived.status == "stopped" {
+            // Restored, but its start failed or never came: start it (a start is harmless to repeat).
+            try await record(.planned, .start, copy: copy, "starting the copy \(copy) on \(target)")
+            let upid = try await executor.requestTask(.startGuest(move.kind, node: target, vmid: copy), what: "start")
+            try await record(.requested, .start, upid: upid, copy: copy, "task \(upid)")
+            executor.progress(.requested(vmid, upid.rawValue))
+            try await executor.waitForTask(upid, vmid: vmid, step: .start, target: target)
+            arrived = try await executor.waitForGuest(copy, limit: executor.limits.taskTimeout, until: { $0.status != "stopped" && $0.lock == nil }) ?? arrived
         }
         let expected = wasRunning ? "running" : "stopped"
         if arrived.status != expected {

@@ -6,7 +6,7 @@ import PVE2NixCore
 /// planned → requested → verified.
 public struct DrainRecord: Sendable, Hashable, Codable {
     public enum Phase: String, Sendable, Hashable, Codable { case planned, requested, verified, done, failed }
-    public enum Step: String, Sendable, Hashable, Codable { case migrate, shutdown, backup, restore, delete }
+    public enum Step: String, Sendable, Hashable, Codable { case migrate, shutdown, backup, restore, start, delete }
 
     public var vmid: VMID
     public var phase: Phase

@@ -155,7 +155,9 @@ extension FakeProxmoxCluster {
             guests[vmid]?.status = wasRunning ? "running" : guest.status
         case .restore(let start):
             guests[vmid]?.lock = nil
-            if start { guests[vmid]?.status = "running" }
+            // With start=1 the restore then starts the guest, which can fail on its own (the copy stays, stopped).
+            let startFails = failingTasks.removeValue(forKey: "vzstart:\(vmid)") ?? failingTasks.removeValue(forKey: "vzstart:*")
+            if start && startFails == nil { guests[vmid]?.status = "running" }
         case .destroy:
             guests[vmid] = nil
             createdConfigs[vmid] = nil

@@ -276,6 +276,17 @@ struct MeddlingAPI: ProxmoxAPI {
         #expect(await cluster.archives["nas-backup"]?.count == 1)
     }
 
+    @Test func aCopyThatDidNotStartIsStartedNotRestoredTwice() async throws {
+        let cluster = FakeProxmoxCluster(site: Self.site)
+        await cluster.failTask("vzstart", of: nil, with: "startup for container failed")
+        let journal = InMemoryDrainJournal()
+        _ = try await Self.executor(cluster, journal).run(Self.plan.drain)
+        await Self.expectDrained(cluster)
+        #expect(await cluster.writes.filter { $0.hasSuffix("/lxc") }.count == 1)
+        #expect(await cluster.writes.contains { $0.hasSuffix("/status/start") })
+        #expect(await journal.records().contains { $0.vmid == VMID(105) && $0.step == .start && $0.phase == .requested })
+    }
+
     @Test func aFailedBackupTouchesNothingElse() async throws {
         let cluster = FakeProxmoxCluster(site: Self.site)
         await cluster.failTask("vzdump", of: VMID(105), with: "command 'lxc-freeze' failed")
