@@ -82,9 +82,8 @@ public actor LiveProxmoxClient: ProxmoxAPI {
         self.requestTimeout = requestTimeout
     }
 
-    /// Kept for callers that end a session explicitly; the underlying HTTP clients live as long as
-    /// the process (AsyncHTTPClient traps when a client is dropped without shutdown, and an error
-    /// path must never turn into a crash).
+    /// Kept for callers that end a session explicitly: each request opens and closes its own
+    /// connection, so there is nothing left to close.
     public func shutdown() async throws {}
 
     public func send(_ request: ProxmoxRequest) async throws -> JSONValue {
