@@ -31,18 +31,18 @@ extension PVE2Nix {
                 try await client.shutdown()
             } catch {
                 try? await client.shutdown()
-                FileHandle.standardError.write(Data("pve2nix: capture failed (\(credentials)): \(error)\n".utf8))
-                throw ExitCode(1)
+                let why = (error as? ProxmoxClientError)?.localizedDescription ?? "\(error)"
+                throw Failure.exit("capture failed (\(credentials)): \(why) Nothing was written.")
             }
-            let writer = GeneratedTreeWriter(directory: URL(fileURLWithPath: out))
             let files = result.files.keys.sorted().map { GeneratedFile(path: $0, contents: result.files[$0]!) }
-            let conflicts = writer.conflicts(files)
-            guard conflicts.isEmpty else {
-                for c in conflicts { print(c.diff) }
-                FileHandle.standardError.write(Data("pve2nix: nothing written: \(conflicts.map(\.path).joined(separator: ", ")) changed since pve2nix wrote them.\n".utf8))
-                throw ExitCode(1)
+            do {
+                try GeneratedTreeWriter(directory: URL(fileURLWithPath: out)).write(files)
+            } catch GeneratedTreeError.conflicts(let conflicts) {
+                for c in conflicts where !c.diff.isEmpty { print(TerminalText.safe(c.diff)) }
+                throw Failure.exit(GeneratedTreeError.conflicts(conflicts).localizedDescription)
+            } catch let error as GeneratedTreeError {
+                throw Failure.exit(error.localizedDescription)
             }
-            try writer.write(files)
             print("Captured \(files.count) files into \(out)")
             for note in result.notes { print("  note: \(note)") }
         }

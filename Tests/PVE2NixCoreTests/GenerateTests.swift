@@ -157,7 +157,10 @@ import Testing
         let conflicts = writer.conflicts(changed)
         #expect(conflicts.map(\.path) == ["network.nix"])
         #expect(conflicts.first?.diff.contains("-# my change") == true)
-        // Files pve2nix wrote and nobody touched are rewritten freely.
+        // Files pve2nix wrote and nobody touched are rewritten freely; the changed one, which this
+        // write would no longer generate, is a conflict rather than silently removed.
+        #expect(throws: GeneratedTreeError.self) { try GeneratedTreeWriter(directory: dir).write(changed.filter { $0.path != "network.nix" }) }
+        try FileManager.default.removeItem(at: network)
         try GeneratedTreeWriter(directory: dir).write(changed.filter { $0.path != "network.nix" })
     }
 
