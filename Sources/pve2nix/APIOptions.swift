@@ -27,20 +27,28 @@ struct APIOptions: ParsableArguments {
         if trusts == 0 && !endpoint.hasPrefix("http://") {
             throw ValidationError("give --ca-file with the cluster's pve-root-ca.pem, or --fingerprint with the node certificate's SHA-256 fingerprint (or, knowingly, --insecure-skip-tls-verify)")
         }
+        guard let url = URL(string: endpoint), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host?.isEmpty == false else {
+            throw ValidationError("--endpoint \(endpoint) is not a URL like https://HOST:8006")
+        }
         if let fingerprint, CertificateFingerprint(fingerprint) == nil {
             throw ValidationError("--fingerprint \(fingerprint) is not a SHA-256 fingerprint: 64 hex digits, colons allowed (as 'pvenode cert info' prints it)")
         }
     }
 
     func makeClient(requestTimeout: Double = 30) throws -> (LiveProxmoxClient, ProxmoxCredentials) {
-        let credentials = try Self.credentials()
+        let credentials: ProxmoxCredentials
+        do { credentials = try Self.credentials() } catch let error as CredentialsError { throw Failure.exit(error.message, code: 2) }
         if insecureSkipTLSVerify { FileHandle.standardError.write(Data("pve2nix: WARNING: TLS verification is OFF: anyone on the path can read the credentials.\n".utf8)) }
-        guard let url = URL(string: endpoint) else { throw ValidationError("--endpoint \(endpoint) is not a URL") }
-        let client = try LiveProxmoxClient(endpoint: url, credentials: credentials,
+        guard let url = URL(string: endpoint) else { throw Failure.exit("--endpoint \(endpoint) is not a URL", code: 2) }
+        do {
+            let client = try LiveProxmoxClient(endpoint: url, credentials: credentials,
                                            trust: caFile.map { .caFile($0) } ?? fingerprint.flatMap(CertificateFingerprint.init).map { .fingerprint($0) } ?? .insecureSkipVerification,
                                            allowPlainHTTP: allowPlainHTTP,
                                            requestTimeout: .milliseconds(Int64(requestTimeout * 1000)))
-        return (client, credentials)
+            return (client, credentials)
+        } catch let error as ProxmoxClientError {
+            throw Failure.exit(error.localizedDescription, code: 2)
+        }
     }
 
     /// Secrets from the environment or files only: never from argv, where `ps` shows them.
@@ -49,13 +57,15 @@ struct APIOptions: ParsableArguments {
         func secret(_ name: String) throws -> String? {
             if let v = env[name], !v.isEmpty { return v }
             if let file = env[name + "_FILE"] {
-                guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw ValidationError("cannot read \(name)_FILE (\(file))") }
+                guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw CredentialsError(message: "cannot read \(name)_FILE (\(file)): make it a readable file that holds only the secret") }
                 return text.trimmingCharacters(in: .whitespacesAndNewlines)
             }
             return nil
         }
         if let id = env["PVE2NIX_TOKEN_ID"], let s = try secret("PVE2NIX_TOKEN_SECRET") { return .token(id: id, secret: s) }
         if let user = env["PVE2NIX_USER"], let p = try secret("PVE2NIX_PASSWORD") { return .password(username: user, password: p) }
-        throw ValidationError("no credentials: set PVE2NIX_TOKEN_ID and PVE2NIX_TOKEN_SECRET(_FILE), or PVE2NIX_USER and PVE2NIX_PASSWORD(_FILE)")
+        throw CredentialsError(message: "no credentials: set PVE2NIX_TOKEN_ID and PVE2NIX_TOKEN_SECRET (or PVE2NIX_TOKEN_SECRET_FILE), or PVE2NIX_USER and PVE2NIX_PASSWORD (or PVE2NIX_PASSWORD_FILE) in the environment")
     }
 }
+
+struct CredentialsError: Error { var message: String }

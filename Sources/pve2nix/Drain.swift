@@ -7,10 +7,17 @@ import PVE2NixRuntime
 /// Where a node's drain journal lives unless --journal says otherwise.
 enum JournalLocation {
     static func path(for node: String, explicit: String?) -> String {
-        if let explicit { return explicit }
-        let env = ProcessInfo.processInfo.environment
-        let base = env["XDG_STATE_HOME"].map { URL(fileURLWithPath: $0) } ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".local/state")
-        return base.appendingPathComponent("pve2nix/\(node).journal.sqlite").path
+        explicit ?? StateDirectory().journal(for: node)
+    }
+}
+
+/// Node names as Proxmox allows them (host names): they become file names under the state directory.
+enum NodeArgument {
+    static func validate(_ node: String) throws {
+        let allowed = node.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == ".") }
+        guard !node.isEmpty, node.count <= 63, allowed, !node.hasPrefix("."), !node.hasPrefix("-") else {
+            throw ValidationError("'\(node)' is not a node name: Proxmox node names are host names (letters, digits, '-' and '.')")
+        }
     }
 }
 
@@ -83,16 +90,33 @@ extension PVE2Nix {
             }
             guard requestTimeout > 0 else { throw ValidationError("--request-timeout must be positive") }
             guard (1...16).contains(concurrency) else { throw ValidationError("--concurrency must be between 1 and 16") }
+            guard pollInterval.isFinite, taskTimeout.isFinite, haTimeout.isFinite, requestTimeout.isFinite,
+                  taskTimeout <= 7 * 86_400, haTimeout <= 7 * 86_400, requestTimeout <= 86_400 else {
+                throw ValidationError("timeouts must be finite and at most a week (--request-timeout at most a day)")
+            }
+            try NodeArgument.validate(node)
         }
 
         func run() async throws {
-            let site = try BundleReading.load(options.site)
+            let site = try BundleReading.load(options.site, node: node)
             let plan = Planner(site: site).plan(node: NodeName(node))
-            guard site.node(NodeName(node)) != nil else { throw ValidationError("the bundle has no node '\(node)'") }
+            guard site.node(NodeName(node)) != nil else {
+                throw Failure.exit("the bundle \(options.site) has no files of \(node) (nodes/\(node)/ is missing): capture it again before draining.", code: 2)
+            }
             let (client, credentials) = try api.makeClient(requestTimeout: requestTimeout)
             let journalPath = JournalLocation.path(for: node, explicit: journal)
-            let lock = try DrainLock(journalPath: journalPath)
-            let store = try SQLiteDrainJournal(path: journalPath)
+            let lock: DrainLock
+            let store: SQLiteDrainJournal
+            do {
+                lock = try DrainLock(path: StateDirectory().lock(for: node), node: node)
+                store = try SQLiteDrainJournal(path: journalPath)
+            } catch let error as DrainLock.LockError {
+                try? await client.shutdown()
+                throw Failure.exit(error.localizedDescription)
+            } catch {
+                try? await client.shutdown()
+                throw Failure.exit("cannot open the journal \(journalPath): \(error.localizedDescription). Nothing was done.")
+            }
             let crashAfter = ProcessInfo.processInfo.environment["PVE2NIX_TEST_CRASH_AFTER_RECORDS"].flatMap(Int.init)
             var executor = DrainExecutor(api: client, journal: CrashHookJournal(store, crashAfter: crashAfter), clock: ContinuousClock())
             executor.limits.pollInterval = .milliseconds(Int(pollInterval * 1000))
@@ -139,6 +163,9 @@ extension PVE2Nix {
             } catch let error as DrainError {
                 try? await client.shutdown()
                 try stopped("\(error)", report)
+            } catch let error as ProxmoxClientError {
+                try? await client.shutdown()
+                try stopped("\(error.localizedDescription) The journal says where things stand ('pve2nix status \(node)'); run the drain again to resume.", report)
             } catch let error as ProxmoxAPIError {
                 try? await client.shutdown()
                 try stopped("\(error). The journal says where things stand ('pve2nix status \(node)'); run the drain again to resume.", report)

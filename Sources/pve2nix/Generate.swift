@@ -40,6 +40,9 @@ extension PVE2Nix {
         @Option(name: .long, help: ArgumentHelp("A public key file for root on the host and the installer (repeatable).", valueName: "file"))
         var sshKey: [String] = []
 
+        @Flag(name: .long, help: "Generate a host with no SSH key for root: you will add keys another way (sops, a later run with --ssh-key). Without a key and with password login off, nobody can log in.")
+        var withoutSSHKey = false
+
         @Flag(name: .long, help: "Generate even though some constructs (hooks, OVS) cannot be translated; they are dropped and listed.")
         var acceptDropping = false
 
@@ -49,25 +52,21 @@ extension PVE2Nix {
                 throw ValidationError("--network-strategy must be one of: \(NetworkStrategy.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             guard GenerateOptions.Filesystem(rawValue: filesystem) != nil else { throw ValidationError("--filesystem must be ext4 or zfs") }
+            if sshKey.isEmpty && !withoutSSHKey {
+                throw ValidationError("give --ssh-key FILE.pub: the generated host allows root login by key only, and a node without a console would be locked out. If you will add keys another way, say so with --without-ssh-key.")
+            }
+            if !sshKey.isEmpty && withoutSSHKey { throw ValidationError("give --ssh-key or --without-ssh-key, not both") }
         }
 
         func run() throws {
-            let site = try BundleReading.load(options.site)
+            let site = try BundleReading.load(options.site, node: node)
             let plan = Planner(site: site).plan(node: NodeName(node))
             var generateOptions = GenerateOptions()
             generateOptions.strategy = NetworkStrategy(rawValue: networkStrategy)!
             generateOptions.filesystem = GenerateOptions.Filesystem(rawValue: filesystem)!
             generateOptions.nixosBranch = nixos
             generateOptions.acceptDropping = acceptDropping
-            generateOptions.sshKeys = try sshKey.map { path in
-                guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                    throw ValidationError("cannot read --ssh-key \(path)")
-                }
-                guard text.hasPrefix("ssh-") || text.hasPrefix("ecdsa-") || text.hasPrefix("sk-") else {
-                    throw ValidationError("--ssh-key \(path) is not an OpenSSH public key (give the .pub file, never the private key)")
-                }
-                return text.trimmingCharacters(in: .whitespacesAndNewlines)
-            }
+            generateOptions.sshKeys = try sshKey.map(Self.readPublicKey)
             var host = HostGenerator(site: site, plan: plan, options: generateOptions).generate()
             var destination: URL
             if let into {
@@ -81,24 +80,27 @@ extension PVE2Nix {
                 destination = URL(fileURLWithPath: out!)
             }
             let stderr = FileHandle.standardError
-            for d in host.diagnostics { stderr.write(Data((d.rendered + "\n").utf8)) }
+            for d in host.diagnostics { stderr.write(Data((TerminalText.safe(d.rendered) + "\n").utf8)) }
             if host.hasErrors {
                 stderr.write(Data("pve2nix: nothing written: fix the errors above (or plan again) and re-run.\n".utf8))
                 throw ExitCode(1)
             }
-            let writer = GeneratedTreeWriter(directory: destination)
-            let conflicts = writer.conflicts(host.files)
-            if !conflicts.isEmpty {
-                for c in conflicts { print(c.diff) }
-                stderr.write(Data("pve2nix: nothing written: \(conflicts.map(\.path).joined(separator: ", ")) changed since pve2nix wrote them (diff above). Merge by hand, or move the file away and re-run.\n".utf8))
-                throw ExitCode(1)
+            let outcome: GeneratedTreeWriter.Outcome
+            do {
+                outcome = try GeneratedTreeWriter(directory: destination).write(host.files)
+            } catch GeneratedTreeError.conflicts(let conflicts) {
+                for c in conflicts where !c.diff.isEmpty { print(TerminalText.safe(c.diff)) }
+                throw Failure.exit(GeneratedTreeError.conflicts(conflicts).localizedDescription)
+            } catch let error as GeneratedTreeError {
+                throw Failure.exit(error.localizedDescription)
             }
-            try writer.write(host.files)
             if options.json {
-                print(try JSONOutput.encode(["directory": destination.path, "files": host.files.map(\.path).joined(separator: ",")]))
+                struct Report: Encodable { var directory: String; var files: [String]; var removed: [String] }
+                print(try JSONOutput.encode(Report(directory: outcome.directory.path, files: outcome.written, removed: outcome.removed)))
             } else {
-                print("Wrote \(host.files.count) files to \(destination.path):")
-                for f in host.files { print("  \(f.path)") }
+                print("Wrote \(outcome.written.count) files to \(outcome.directory.path):")
+                for f in outcome.written { print("  \(f)") }
+                for f in outcome.removed { print("  removed \(f) (written by an earlier run, no longer generated, unchanged)") }
                 if into != nil {
                     print("""
 
@@ -110,6 +112,18 @@ extension PVE2Nix {
                     """)
                 }
             }
+        }
+
+        /// An OpenSSH public key from a file, or a clear stop.
+        static func readPublicKey(_ path: String) throws -> String {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw Failure.exit("cannot read --ssh-key \(path): \(FileManager.default.fileExists(atPath: path) ? "permission denied or not a file" : "no such file"). Give your public key file, e.g. ~/.ssh/id_ed25519.pub.", code: 2)
+            }
+            guard let text = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines),
+                  text.hasPrefix("ssh-") || text.hasPrefix("ecdsa-") || text.hasPrefix("sk-") else {
+                throw Failure.exit("--ssh-key \(path) is not an OpenSSH public key: give the .pub file, never the private key.", code: 2)
+            }
+            return text
         }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import PVE2NixCore
 import PVE2NixViews
 
@@ -22,11 +23,12 @@ extension PVE2Nix {
             var site = try BundleReading.load(options.site)
             if let node {
                 guard site.node(NodeName(node)) != nil else {
-                    throw ValidationError("the bundle has no node '\(node)'; captured nodes: \(site.nodes.map(\.name.rawValue).joined(separator: ", "))")
+                    try BundleReading.requireNode(node, in: site, path: options.site)
+                    throw Failure.exit("\(node) is a member of the cluster, but the bundle \(options.site) holds none of its files (nodes/\(node)/ is missing). Capture it again.", code: 2)
                 }
                 site.nodes = site.nodes.filter { $0.name.rawValue == node }
             }
-            print(options.json ? try JSONOutput.encode(site) : InspectTextView(site: site).render(), terminator: options.json ? "\n" : "")
+            print(options.json ? try JSONOutput.encode(site) : TerminalText.safe(InspectTextView(site: site).render()), terminator: options.json ? "\n" : "")
             if site.diagnostics.hasErrors { throw ExitCode(1) }
         }
     }

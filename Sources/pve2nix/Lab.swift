@@ -70,7 +70,7 @@ extension PVE2Nix {
         }
 
         func run() throws {
-            let site = try BundleReading.load(options.site)
+            let site = try BundleReading.load(options.site, node: node)
             let plan = Planner(site: site).plan(node: NodeName(node))
             var generateOptions = GenerateOptions()
             generateOptions.strategy = NetworkStrategy(rawValue: networkStrategy)!
@@ -80,7 +80,7 @@ extension PVE2Nix {
             if let generated {
                 let dir = URL(fileURLWithPath: generated).appendingPathComponent("networkd")
                 guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir.path) else {
-                    throw ValidationError("\(dir.path) does not exist: point --generated at a tree written by 'pve2nix generate'")
+                    throw Failure.exit("\(dir.path) does not exist: point --generated at a tree written by 'pve2nix generate'", code: 2)
                 }
                 units = Dictionary(uniqueKeysWithValues: names.sorted().compactMap { n in (try? String(contentsOf: dir.appendingPathComponent(n), encoding: .utf8)).map { (n, $0) } })
             }
@@ -96,7 +96,7 @@ extension PVE2Nix {
             let (report, consoleText) = try runner.run(scenario, variant: variant) { line in
                 FileHandle.standardError.write(Data((line + "\n").utf8))
             }
-            print(options.json ? try JSONOutput.encode(report) : report.rendered(), terminator: options.json ? "\n" : "")
+            print(options.json ? try JSONOutput.encode(report) : TerminalText.safe(report.rendered()), terminator: options.json ? "\n" : "")
             if console || trace { print(consoleText) }
             if !report.passed { throw ExitCode(1) }
         }

@@ -25,22 +25,51 @@ extension PVE2Nix {
         @OptionGroup var options: SiteOptions
 
         func run() throws {
-            let site = try BundleReading.load(options.site)
+            let site = try BundleReading.load(options.site, node: node)
             let plan = Planner(site: site).plan(node: NodeName(node))
-            print(options.json ? try JSONOutput.encode(plan) : PlanTextView(plan: plan).render(), terminator: options.json ? "\n" : "")
+            print(options.json ? try JSONOutput.encode(plan) : TerminalText.safe(PlanTextView(plan: plan).render()), terminator: options.json ? "\n" : "")
             if plan.hasErrors { throw ExitCode(1) }
         }
     }
 }
 
 enum BundleReading {
-    static func load(_ path: String) throws -> Site {
-        let tree = LocalFileTree(root: URL(fileURLWithPath: path))
-        guard tree.exists else {
-            FileHandle.standardError.write(Data("pve2nix: \(path): no such directory. Point --site at a capture bundle (a directory with bundle.toml, cluster/ and nodes/).\n".utf8))
-            throw ExitCode(2)
+    /// Loads the bundle at `path`. Stops with exit status 2 and one clear message when `path` is
+    /// not a capture bundle, or when `node` is given and the bundle does not have it.
+    static func load(_ path: String, node: String? = nil) throws -> Site {
+        let root = URL(fileURLWithPath: path)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: root.path, isDirectory: &isDirectory) else {
+            throw Failure.exit("\(path): no such directory. Point --site at a capture bundle (a directory with bundle.toml, cluster/ and nodes/).", code: 2)
         }
-        return SiteLoader(tree: tree).load()
+        guard isDirectory.boolValue else {
+            throw Failure.exit("\(path) is a file, not a capture bundle. Point --site at the bundle's directory (it holds bundle.toml, cluster/ and nodes/).", code: 2)
+        }
+        let tree = LocalFileTree(root: root)
+        guard isBundle(tree) else {
+            let inside = (tree.list("") ?? []).filter { isBundle(LocalFileTree(root: root.appendingPathComponent($0))) }
+            let hint = inside.isEmpty
+                ? "Capture one with 'pve2nix capture', or point --site at a directory with bundle.toml, cluster/ and nodes/."
+                : "It holds \(inside.count == 1 ? "a bundle" : "bundles"): \(inside.map { "--site \((path as NSString).appendingPathComponent($0))" }.joined(separator: ", "))."
+            throw Failure.exit("\(path) is not a capture bundle: it has no bundle.toml, cluster/ or nodes/. \(hint)", code: 2)
+        }
+        let site = SiteLoader(tree: tree).load()
+        if let node { try requireNode(node, in: site, path: path) }
+        return site
+    }
+
+    static func isBundle(_ tree: LocalFileTree) -> Bool {
+        tree.exists && (tree.read("bundle.toml") != nil || tree.list("nodes") != nil || tree.list("cluster") != nil)
+    }
+
+    /// Stops (exit 2) unless the bundle has `node`, listing the nodes it has and the nearest name.
+    static func requireNode(_ node: String, in site: Site, path: String) throws {
+        let known = Array(Set(site.nodes.map(\.name.rawValue) + site.memberNames.map(\.rawValue))).sorted()
+        guard !known.contains(node) else { return }
+        var message = "the bundle \(path) has no node '\(node)'."
+        if let near = NameSuggestion.nearest(to: node, in: known) { message += " Did you mean '\(near)'?" }
+        message += known.isEmpty ? " It has no nodes at all: capture the cluster again." : " Its nodes: \(known.joined(separator: ", "))."
+        throw Failure.exit(message, code: 2)
     }
 }
 

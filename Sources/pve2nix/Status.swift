@@ -8,7 +8,13 @@ extension PVE2Nix {
     struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show a node's drain journal: where every guest stands.",
-            discussion: "Example:\n  pve2nix status villa-pve-01"
+            discussion: """
+            Only reads the journal; it never creates or changes one. Exit status: 0 shown; 1 no journal; 2 the file is not a journal.
+
+            Examples:
+              pve2nix status villa-pve-01
+              pve2nix status villa-pve-01 --journal /tmp/pve2nix-demo/journal.sqlite --json
+            """
         )
 
         @Argument(help: ArgumentHelp("The node.", valueName: "node"))
@@ -20,10 +26,18 @@ extension PVE2Nix {
         @Flag(name: .long, help: "Print JSON.")
         var json = false
 
+        func validate() throws { try NodeArgument.validate(node) }
+
         func run() throws {
             let path = JournalLocation.path(for: node, explicit: journal)
-            guard FileManager.default.fileExists(atPath: path) else { throw ValidationError("no journal at \(path): no drain of \(node) has run (or give --journal)") }
-            let store = try SQLiteDrainJournal(path: path)
+            let store: SQLiteDrainJournal
+            do {
+                store = try SQLiteDrainJournal.openForReading(path: path)
+            } catch JournalReadError.missing {
+                throw Failure.exit("no journal at \(path): no drain of \(node) has run from this machine\(journal == nil ? " (give --journal if it wrote elsewhere)" : ""). Nothing to show.")
+            } catch let error as JournalReadError {
+                throw Failure.exit(error.localizedDescription, code: 2)
+            }
             let history = try store.history()
             var latest: [VMID: DrainRecord] = [:]
             for h in history { latest[h.record.vmid] = h.record }

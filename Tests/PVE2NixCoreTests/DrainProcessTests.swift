@@ -22,6 +22,8 @@ nonisolated(unsafe) var lastErrors = ""
         env["PVE2NIX_TOKEN_ID"] = "pve2nix@pve!drain"
         env["PVE2NIX_TOKEN_SECRET"] = "token-secret-123"
         env["PVE2NIX_TEST_CRASH_AFTER_RECORDS"] = crashAfter.map(String.init)
+        // Node locks live in the state directory: one per test, as tests drain the same node at once.
+        env["XDG_STATE_HOME"] = (journal as NSString).deletingLastPathComponent + "/state"
         process.environment = env
         let errors = FileManager.default.temporaryDirectory.appendingPathComponent("pve2nix-drain-\(UUID().uuidString).err")
         FileManager.default.createFile(atPath: errors.path, contents: nil)
@@ -70,8 +72,9 @@ nonisolated(unsafe) var lastErrors = ""
         let path = dir.appendingPathComponent("n.sqlite").path
         let store = try SQLiteDrainJournal(path: path)
         #expect(try store.schemaVersions() == ["v1: drain records", "v2: backup-restore steps"])
-        let first = try DrainLock(journalPath: path)
-        #expect(throws: DrainLock.LockError.self) { _ = try DrainLock(journalPath: path) }
+        let lockPath = dir.appendingPathComponent("locks/n.lock").path
+        let first = try DrainLock(path: lockPath, node: "n")
+        #expect(throws: DrainLock.LockError.self) { _ = try DrainLock(path: lockPath, node: "n") }
         _ = first
     }
 

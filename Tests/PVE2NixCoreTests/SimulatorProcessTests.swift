@@ -62,6 +62,10 @@ import Testing
         var env = ProcessInfo.processInfo.environment
         env["PVE2NIX_TOKEN_ID"] = "pve2nix@pve!drain"
         env["PVE2NIX_TOKEN_SECRET"] = "token-secret-123"
+        // Node locks live in the state directory: one per test, as tests drain the same node at once.
+        if let i = arguments.firstIndex(of: "--journal"), i + 1 < arguments.count {
+            env["XDG_STATE_HOME"] = (arguments[i + 1] as NSString).deletingLastPathComponent + "/state"
+        }
         process.environment = env
         let dir = FileManager.default.temporaryDirectory
         let out = dir.appendingPathComponent("pve2nix-\(UUID().uuidString).out"), err = dir.appendingPathComponent("pve2nix-\(UUID().uuidString).err")
@@ -207,7 +211,7 @@ extension SimulatorProcessTests {
             sim=$!
             trap 'kill $sim 2>/dev/null' EXIT
             i=0; until grep -q serving '\(pki.dir.path)/sim.log'; do i=$((i+1)); [ $i -gt 200 ] && { cat '\(pki.dir.path)/sim.log'; exit 3; }; sleep 0.05; done
-            PVE2NIX_TOKEN_ID='pve2nix@pve!drain' PVE2NIX_TOKEN_SECRET=token-secret-123 '\(binary.path)' drain villa-pve-01 --site '\(Fixtures.villa.path)' \
+            XDG_STATE_HOME='\(pki.dir.path)/state' PVE2NIX_TOKEN_ID='pve2nix@pve!drain' PVE2NIX_TOKEN_SECRET=token-secret-123 '\(binary.path)' drain villa-pve-01 --site '\(Fixtures.villa.path)' \
                 --endpoint https://127.0.0.1:18006 --ca-file '\(pki.ca)' --journal '\(journal)' --poll-interval 0.02
             echo "drain-exit=$?"
             '\(binary.path)' status villa-pve-01 --journal '\(journal)'

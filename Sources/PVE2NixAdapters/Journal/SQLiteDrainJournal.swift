@@ -18,6 +18,37 @@ public final class SQLiteDrainJournal: DrainJournal, Sendable {
         try Self.migrator.migrate(queue)
     }
 
+    private init(queue: DatabaseQueue, path: String) {
+        self.queue = queue
+        self.path = path
+    }
+
+    /// Opens an existing journal without writing to it: `status` only reads. A journal of an
+    /// older schema is read through an in-memory copy brought up to date; the file stays as it is.
+    public static func openForReading(path: String) throws -> SQLiteDrainJournal {
+        guard FileManager.default.fileExists(atPath: path) else { throw JournalReadError.missing(path) }
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(5)
+        do {
+            let file = try DatabaseQueue(path: path, configuration: configuration)
+            let applied = try file.read { db -> [String] in
+                guard try db.tableExists("grdb_migrations"), try db.tableExists("drain_record") else { return [] }
+                return try Self.migrator.appliedMigrations(db)
+            }
+            guard applied.contains("v1: drain records") else { throw JournalReadError.notAJournal(path, "it holds no pve2nix journal tables") }
+            if try file.read({ db in try Self.migrator.hasCompletedMigrations(db) }) { return SQLiteDrainJournal(queue: file, path: path) }
+            let copy = try DatabaseQueue()
+            try file.backup(to: copy)
+            try Self.migrator.migrate(copy)
+            return SQLiteDrainJournal(queue: copy, path: path)
+        } catch let error as JournalReadError {
+            throw error
+        } catch let error as DatabaseError {
+            throw JournalReadError.notAJournal(path, error.message ?? "\(error.resultCode)")
+        }
+    }
+
     /// Schema history. Add a migration; never edit a shipped one.
     static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()
@@ -81,30 +112,50 @@ public final class SQLiteDrainJournal: DrainJournal, Sendable {
     }
 }
 
-/// One run at a time per node: an exclusive `flock` on `<journal>.lock`, which the kernel drops
+/// Why a journal could not be read.
+public enum JournalReadError: Error, LocalizedError, Sendable {
+    case missing(String)
+    case notAJournal(String, String)
+
+    public var errorDescription: String? {
+        switch self {
+        case .missing(let path): "no journal at \(path)"
+        case .notAJournal(let path, let why): "\(path) is not a pve2nix journal (\(why)). Give --journal the file a drain wrote, or move this file away."
+        }
+    }
+}
+
+/// One run at a time per node: an exclusive `flock` on the node's lock file, which the kernel drops
 /// when the holder exits, even by SIGKILL, so a crashed run never blocks the next.
 public final class DrainLock: Sendable {
     private let fd: Int32
     public let path: String
 
     public enum LockError: Error, LocalizedError, Sendable {
-        case held(String)
-        case cannotOpen(String, Int32)
+        case held(String, node: String)
+        case cannotOpen(String, String)
         public var errorDescription: String? {
             switch self {
-            case .held(let p): "another pve2nix run holds \(p): only one drain of a node may run at a time. Wait for it to finish (or stop it); the journal lets the next run resume."
-            case .cannotOpen(let p, let e): "cannot open the lock file \(p) (errno \(e))"
+            case .held(let p, let node): "another pve2nix run for \(node) is in progress (it holds \(p)): only one run acts on a node at a time, whatever journal each uses. Wait for it to finish, or stop it; the journal lets the next run resume."
+            case .cannotOpen(let p, let why): "cannot create the lock file \(p): \(why). Check that its directory is writable (set XDG_STATE_HOME to use another place)."
             }
         }
     }
 
-    public init(journalPath: String) throws {
-        path = journalPath + ".lock"
-        fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw LockError.cannotOpen(path, errno) }
+    /// Takes the lock at `path`, creating its directory first.
+    public init(path: String, node: String) throws {
+        self.path = path
+        let directory = (path as NSString).deletingLastPathComponent
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw LockError.cannotOpen(path, (error as NSError).localizedDescription)
+        }
+        fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { throw LockError.cannotOpen(path, String(cString: strerror(errno))) }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             close(fd)
-            throw LockError.held(path)
+            throw LockError.held(path, node: node)
         }
     }
 

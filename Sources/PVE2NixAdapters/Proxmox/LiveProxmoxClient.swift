@@ -37,6 +37,8 @@ public enum ProxmoxClientError: Error, LocalizedError, Sendable {
     case caFileUnreadable(String, String)
     case notJSON(String)
     case fingerprintMismatch(expected: String, presented: String?)
+    case unreachable(endpoint: String, why: String)
+    case tlsFailed(endpoint: String, why: String)
 
     public var errorDescription: String? {
         switch self {
@@ -46,6 +48,10 @@ public enum ProxmoxClientError: Error, LocalizedError, Sendable {
         case .notJSON(let request): "\(request): the answer was not JSON"
         case .fingerprintMismatch(let expected, let presented):
             "the endpoint's certificate \(presented.map { "has the SHA-256 fingerprint \($0)" } ?? "could not be read"), not the pinned \(expected): nothing was sent. Check with 'pvenode cert info' on that node (a renewed certificate changes it), or someone is in between."
+        case .unreachable(let endpoint, let why):
+            "cannot reach the Proxmox VE API at \(endpoint): \(why). Nothing was sent. Check the address and port (the API listens on 8006), that pveproxy runs there ('systemctl status pveproxy'), and that no firewall is in between."
+        case .tlsFailed(let endpoint, let why):
+            "the TLS handshake with \(endpoint) failed (\(why)). Nothing was sent. Check that --ca-file is the cluster's /etc/pve/pve-root-ca.pem and that the endpoint's certificate names the host or address you gave (or pin it with --fingerprint)."
         }
     }
 }
@@ -57,6 +63,7 @@ public actor LiveProxmoxClient: ProxmoxAPI {
     private let transport: ProxmoxHTTPTransport
     private var ticket: (cookie: String, csrf: String, obtained: Date)?
     public let requestTimeout: TimeAmount
+    private let endpointDescription: String
 
     public init(endpoint: URL, credentials: ProxmoxCredentials, trust: ProxmoxTrust, allowPlainHTTP: Bool = false, requestTimeout: TimeAmount = .seconds(30)) throws {
         guard let scheme = endpoint.scheme, ["http", "https"].contains(scheme), let host = endpoint.host, !host.isEmpty else {
@@ -77,6 +84,7 @@ public actor LiveProxmoxClient: ProxmoxAPI {
         }
         let bracketless = host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
         transport = try ProxmoxHTTPTransport(host: bracketless, port: endpoint.port ?? (scheme == "http" ? 80 : 8006), security: security)
+        endpointDescription = "\(host):\(endpoint.port ?? (scheme == "http" ? 80 : 8006))"
         self.base = endpoint.appendingPathComponent("api2/json")
         self.credentials = credentials
         self.requestTimeout = requestTimeout
@@ -131,6 +139,10 @@ public actor LiveProxmoxClient: ProxmoxAPI {
             throw timeout
         } catch ProxmoxHTTPTransport.Failure.fingerprintMismatch(let expected, let presented) {
             throw ProxmoxClientError.fingerprintMismatch(expected: expected.description, presented: presented?.description)
+        } catch ProxmoxHTTPTransport.Failure.cannotConnect(let why) {
+            throw ProxmoxClientError.unreachable(endpoint: endpointDescription, why: why)
+        } catch ProxmoxHTTPTransport.Failure.tls(let why) {
+            throw ProxmoxClientError.tlsFailed(endpoint: endpointDescription, why: why)
         }
         let text = String(buffer: response.body)
         guard response.status == 200 else {

@@ -61,6 +61,32 @@ struct ProxmoxHTTPTransport: Sendable {
         case fingerprintMismatch(expected: CertificateFingerprint, presented: CertificateFingerprint?)
         case timedOut
         case closedEarly
+        /// No connection: refused, no route, no such host. Nothing was sent.
+        case cannotConnect(String)
+        /// The TLS handshake failed: the certificate is not trusted or does not name the host.
+        case tls(String)
+    }
+
+    /// Plain words for a connection failure, from the errno inside NIO's errors.
+    static func connectFailure(_ error: any Error) -> String {
+        func words(_ e: any Error) -> String? {
+            if let io = e as? IOError {
+                switch io.errnoCode {
+                case ECONNREFUSED: return "connection refused (nothing listens on that port)"
+                case EHOSTUNREACH: return "no route to the host"
+                case ENETUNREACH: return "the network is unreachable"
+                case ETIMEDOUT: return "timed out"
+                default: return String(cString: strerror(io.errnoCode))
+                }
+            }
+            return nil
+        }
+        if let direct = words(error) { return direct }
+        if let many = error as? NIOConnectionError {
+            if let first = many.connectionErrors.lazy.compactMap({ words($0.error) }).first { return first }
+            if many.dnsAError != nil || many.dnsAAAAError != nil { return "the host name does not resolve" }
+        }
+        return "\(error)"
     }
 
     let host: String
@@ -128,6 +154,10 @@ struct ProxmoxHTTPTransport: Sendable {
                 }
         } catch ChannelError.connectTimeout {
             throw Failure.timedOut
+        } catch let error as NIOSSLError {
+            throw Failure.tls("\(error)")
+        } catch {
+            throw Failure.cannotConnect(Self.connectFailure(error))
         }
         let underlying = channel.channel
         // The whole exchange is bounded: on timeout the connection is closed under it.
@@ -162,6 +192,7 @@ struct ProxmoxHTTPTransport: Sendable {
         } catch {
             if fired.value == true { throw Failure.timedOut }
             if case .pinned(let pin) = security, presented.value != pin { throw Failure.fingerprintMismatch(expected: pin, presented: presented.value) }
+            if error is NIOSSLError || error is BoringSSLError { throw Failure.tls("\(error)") }
             throw error
         }
     }
