@@ -1,10 +1,26 @@
+import Synchronization
+
 /// Reads a capture bundle (format version 1) from a `FileTree` into a `Site`. Never throws:
 /// every problem becomes a diagnostic and the rest is still read.
 public struct SiteLoader: Sendable {
     public let tree: any FileTree
-    public init(tree: any FileTree) { self.tree = tree }
+    private let lineEnds: LineEndRecorder
+    public init(tree: any FileTree) {
+        let recorder = LineEndRecorder()
+        self.lineEnds = recorder
+        self.tree = LineEndNormalizingTree(inner: tree, recorder: recorder)
+    }
 
     public func load() -> Site {
+        var site = loadParts()
+        // Files saved with Windows line ends are read as if they had Unix ones, and named.
+        for path in lineEnds.paths {
+            site.diagnostics.append(.warning(path, nil, "has CRLF (Windows) line ends; read as if each line ended in LF. Captures should be copied byte for byte (scp, not a Windows editor)."))
+        }
+        return site
+    }
+
+    private func loadParts() -> Site {
         var diagnostics: [Diagnostic] = []
         func collect<T>(_ pair: (T, [Diagnostic])) -> T {
             diagnostics.append(contentsOf: pair.1)
@@ -175,4 +191,35 @@ extension SiteLoader {
     public static func resolveForTests(_ pattern: String, node: String, tree: any FileTree) -> [(path: String, contents: String)] {
         resolve(pattern, nodeDirectory: node, tree: tree)
     }
+}
+
+/// Paths whose text had CRLF line ends, in the order they were first read.
+final class LineEndRecorder: Sendable {
+    private let state = Mutex<(order: [String], seen: Set<String>)>(([], []))
+
+    func record(_ path: String) {
+        state.withLock { s in
+            if s.seen.insert(path).inserted { s.order.append(path) }
+        }
+    }
+
+    var paths: [String] { state.withLock { $0.order } }
+}
+
+/// A file tree that turns CRLF line ends into LF and tells the recorder which files had them.
+struct LineEndNormalizingTree: FileTree {
+    let inner: any FileTree
+    let recorder: LineEndRecorder
+
+    func read(_ path: String) -> String? {
+        guard let text = inner.read(path) else { return nil }
+        guard text.utf8.contains(13) else { return text }
+        // Swift treats "\r\n" as one Character; split on it and rejoin with "\n".
+        let lines = text.split(separator: "\r\n" as Character, omittingEmptySubsequences: false)
+        guard lines.count > 1 else { return text }
+        recorder.record(path)
+        return lines.joined(separator: "\n")
+    }
+
+    func list(_ directory: String) -> [String]? { inner.list(directory) }
 }

@@ -59,8 +59,13 @@ public struct HostGenerator: Sendable {
         self.options = options
     }
 
+    /// How the plan marks errors it found by generating with the default options.
+    public static let refusalPrefix = "generate would refuse: "
+
     public func generate() -> GeneratedHost {
-        var diagnostics = plan.diagnostics.filter { $0.severity == .error }
+        // The plan's "generate would refuse" errors are this generator's own, found with the default
+        // options; they are found again here with the options given.
+        var diagnostics = plan.diagnostics.filter { $0.severity == .error && !$0.message.hasPrefix(Self.refusalPrefix) }
         guard let capture = site.node(plan.node) else {
             return GeneratedHost(node: plan.node, files: [], diagnostics: diagnostics, containerNames: [:])
         }

@@ -48,6 +48,7 @@ public struct Blocker: Sendable, Hashable, Codable {
         case localDisk = "local-disk", localISO = "local-iso", passthrough, bindMount = "bind-mount", deviceMount = "device-mount"
         case containerDevice = "container-device", rawLXC = "raw-lxc", haManaged = "ha-managed", haRule = "ha-rule"
         case storageMissing = "storage-missing", lock, snapshots, pendingChanges = "pending-changes", capacity
+        case unknownState = "unknown-state"
     }
     /// `blocks`: the move cannot happen; `action`: an operator must act around the move; `note`: for review.
     public enum Severity: String, Sendable, Hashable, Codable { case blocks, action, note }
@@ -208,5 +209,46 @@ public struct PreflightCheck: Sendable, Hashable, Codable {
         self.check = check
         self.status = status
         self.detail = detail
+    }
+}
+
+/// The plan's JSON carries every documented key, `null` where there is no value, so that a reader
+/// can tell "cannot move" (`"to": null`) from a plan written by a version without the key.
+extension ConversionPlan {
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(schemaVersion, forKey: .schemaVersion)
+        try c.encode(node, forKey: .node)
+        try c.encode(site, forKey: .site)
+        try c.encode(drain, forKey: .drain)
+        try c.encode(disk, forKey: .disk)
+        try c.encode(network, forKey: .network)
+        try c.encode(guests, forKey: .guests)
+        try c.encode(install, forKey: .install)
+        try c.encode(preflight, forKey: .preflight)
+        try c.encode(diagnostics, forKey: .diagnostics)
+    }
+}
+
+extension DrainMove {
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(vmid, forKey: .vmid)
+        try c.encode(kind, forKey: .kind)
+        try c.encode(name, forKey: .name)
+        try c.encode(status, forKey: .status)
+        try c.encode(template, forKey: .template)
+        try c.encode(from, forKey: .from)
+        try c.encode(to, forKey: .to)
+        try c.encode(method, forKey: .method)
+        try c.encode(reason, forKey: .reason)
+        try c.encode(downtime, forKey: .downtime)
+        try c.encode(haManaged, forKey: .haManaged)
+        try c.encode(withLocalDisks, forKey: .withLocalDisks)
+        try c.encode(targetStorage, forKey: .targetStorage)
+        try c.encode(restoreStorage, forKey: .restoreStorage)
+        try c.encode(memoryBytes, forKey: .memoryBytes)
+        try c.encode(vcpus, forKey: .vcpus)
+        try c.encode(blockers, forKey: .blockers)
     }
 }

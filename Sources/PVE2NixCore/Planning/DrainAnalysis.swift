@@ -119,6 +119,10 @@ extension Guest {
             }
         }
 
+        if !isRunning && status != "stopped" && !template {
+            add(.unknownState, .blocks, "its run state is unknown ('\(status)'): it is missing from cluster/resources.json or that file could not be read. Capture again; pve2nix does not plan a move as if the guest were stopped")
+        }
+
         // The method follows from the blockers.
         let blocked = a.blockers.contains { $0.severity == .blocks }
         let needsSnapshotRestore = a.blockers.contains { $0.kind == .snapshots }
@@ -159,7 +163,7 @@ extension Guest {
 
     func downtime(for method: MigrationMethod, localDisks: Bool) -> DowntimeClass {
         switch method {
-        case .none: return isRunning ? .manual : .notRunning
+        case .none: return isRunning || (status != "stopped" && !template) ? .manual : .notRunning
         case _ where template || !isRunning: return .notRunning
         case .live: return .none
         case .restart: return localDisks ? .copy : .restart

@@ -10,16 +10,23 @@ struct DrainPlanner {
         var peers = peerCapacities(diagnostics: &diagnostics)
         let backup = backupStorage(peers: peers.map(\.node))
 
-        // Big running guests first, so they get the room; templates last.
+        let analyses = Dictionary(guests.map { ($0.vmid, $0.analyseDrain(site: site)) }, uniquingKeysWith: { a, _ in a })
+        // Guests that move without an operator's action get the room first, so that a guest waiting
+        // on someone never takes the place of one that could go now; then big running guests, so
+        // they get the room; templates last.
         let order = guests.sorted { a, b in
-            func rank(_ g: Guest) -> Int { g.template ? 2 : g.isRunning ? 0 : 1 }
+            func rank(_ g: Guest) -> Int {
+                let waits = analyses[g.vmid]?.blockers.contains { $0.severity == .action } ?? false
+                return (waits ? 3 : 0) + (g.template ? 2 : g.isRunning ? 0 : 1)
+            }
             if rank(a) != rank(b) { return rank(a) < rank(b) }
             if a.memoryBytes != b.memoryBytes { return a.memoryBytes > b.memoryBytes }
             return a.vmid < b.vmid
         }
         var moves: [VMID: DrainMove] = [:]
+        var unplaced: [(vmid: VMID, memory: Int64, vcpus: Int)] = []
         for guest in order {
-            var analysis = guest.analyseDrain(site: site)
+            var analysis = analyses[guest.vmid] ?? guest.analyseDrain(site: site)
             if analysis.method == .backupRestore && backup == nil {
                 analysis.blockers.append(Blocker(kind: .storageMissing, severity: .blocks,
                     message: "backup and restore needs a shared storage with 'backup' content on every peer; storage.cfg has none", file: "cluster/storage.cfg", line: nil))
@@ -44,10 +51,10 @@ struct DrainPlanner {
                         continue
                     }
                     if guest.vcpus > peer.cpus { rejections.append("\(peer.node): \(guest.vcpus) vCPUs > \(peer.cpus) CPUs"); continue }
-                    if !guest.template && peer.vcpusAfter + guest.vcpus > peer.vcpuLimit { rejections.append("\(peer.node): vCPU limit \(peer.vcpuLimit)"); continue }
-                    let after = peer.memoryCommittedAfterBytes + demand
+                    if !guest.template && peer.vcpusAfter.saturatingAdd(guest.vcpus) > peer.vcpuLimit { rejections.append("\(peer.node): vCPU limit \(peer.vcpuLimit)"); continue }
+                    let after = peer.memoryCommittedAfterBytes.saturatingAdd(demand)
                     if after > peer.memoryUsableBytes {
-                        rejections.append("\(peer.node): \(ByteFormat.string(max(0, peer.memoryUsableBytes - peer.memoryCommittedAfterBytes))) free of \(ByteFormat.string(demand)) needed")
+                        rejections.append("\(peer.node): \(ByteFormat.string(max(0, peer.memoryUsableBytes.saturatingSubtract(peer.memoryCommittedAfterBytes)))) free of \(ByteFormat.string(demand)) needed")
                         continue
                     }
                     let score = Double(after) / Double(max(peer.memoryUsableBytes, 1))
@@ -74,8 +81,8 @@ struct DrainPlanner {
                     }
                     // Only a placed guest commits memory and CPUs on the peer.
                     if target != nil && !guest.template {
-                        peers[best.index].memoryCommittedAfterBytes += demand
-                        peers[best.index].vcpusAfter += guest.vcpus
+                        peers[best.index].memoryCommittedAfterBytes = peers[best.index].memoryCommittedAfterBytes.saturatingAdd(demand)
+                        peers[best.index].vcpusAfter = peers[best.index].vcpusAfter.saturatingAdd(guest.vcpus)
                     }
                     if target != nil { peers[best.index].guestsReceived.append(guest.vmid) }
                 } else {
@@ -84,6 +91,9 @@ struct DrainPlanner {
                         message: "no peer can take it: \(why)\(rejections.isEmpty ? "no peers" : rejections.joined(separator: "; "))", file: nil, line: nil))
                     analysis.method = .none
                     analysis.reason = "cannot move: no peer has room or the storage it needs"
+                    if rejections.contains(where: { $0.contains("free of") || $0.contains("vCPU limit") }) {
+                        unplaced.append((guest.vmid, demand, guest.template ? 0 : guest.vcpus))
+                    }
                 }
             }
             moves[guest.vmid] = DrainMove(
@@ -93,6 +103,19 @@ struct DrainPlanner {
                 haManaged: site.haResources.contains { $0.vmid == guest.vmid },
                 withLocalDisks: analysis.withLocalDisks && analysis.method != .backupRestore, targetStorage: targetStorage, restoreStorage: restoreStorage,
                 memoryBytes: guest.memoryBytes, vcpus: guest.vcpus, blockers: analysis.blockers)
+        }
+        if !unplaced.isEmpty {
+            let online = peers.filter(\.online)
+            let free = online.reduce(Int64(0)) { $0.saturatingAdd(max(0, $1.memoryUsableBytes.saturatingSubtract($1.memoryCommittedAfterBytes))) }
+            let needed = unplaced.reduce(Int64(0)) { $0.saturatingAdd($1.memory) }
+            let cpuFree = online.reduce(0) { $0.saturatingAdd(max(0, $1.vcpuLimit - min($1.vcpuLimit, $1.vcpusAfter))) }
+            let cpuNeeded = unplaced.reduce(0) { $0.saturatingAdd($1.vcpus) }
+            var missing: [String] = []
+            if needed > free { missing.append("at least \(ByteFormat.string(needed.saturatingSubtract(free))) more memory than the peers have free after the \(intent.memoryHeadroomPercent)% headroom") }
+            if cpuNeeded > cpuFree { missing.append("\(cpuNeeded - cpuFree) more vCPUs than the peers' overcommit limit allows") }
+            if missing.isEmpty { missing.append("room on a single peer: the free memory is spread over several peers and no one of them fits each guest") }
+            let list = unplaced.sorted { $0.vmid < $1.vmid }.map { "\($0.vmid) (\(ByteFormat.string($0.memory)))" }.joined(separator: ", ")
+            diagnostics.append(.error(nil, nil, "the peers cannot take every guest: \(list) do not fit; they need \(missing.joined(separator: " and ")). Free room (stop or move other guests off the peers, lower memory in site.toml's [placement], or add a peer), or pin some guests with [guests.N] rehome = \"stay\"."))
         }
         return DrainPlan(moves: guests.compactMap { moves[$0.vmid] }, peers: peers,
                          memoryHeadroomPercent: intent.memoryHeadroomPercent, backupStorage: backup)
@@ -108,14 +131,14 @@ struct DrainPlanner {
             let running = site.resources.filter { $0.node == peer && $0.isRunning && !$0.template }
             let total = status?.memoryTotalBytes ?? 0
             // Committed is what runs there at most: the larger of measured use and the guests' maximum memory.
-            let committed = max(status?.memoryUsedBytes ?? 0, running.reduce(0) { $0 + $1.maxMemoryBytes })
-            let vcpus = running.reduce(0) { $0 + Int($1.maxCPU.rounded(.up)) }
+            let committed = max(status?.memoryUsedBytes ?? 0, running.reduce(Int64(0)) { $0.saturatingAdd(max(0, $1.maxMemoryBytes)) })
+            let vcpus = running.reduce(0) { $0.saturatingAdd(Int(clamping: max(0, $1.maxCPU).rounded(.up))) }
             let cpus = status?.cpus ?? 0
             return PeerCapacity(node: peer, online: site.isOnline(peer) && status != nil, memoryTotalBytes: total,
-                                memoryUsableBytes: Int64(Double(total) * (1 - headroom)),
+                                memoryUsableBytes: Int64(clamping: Double(total) * max(0, 1 - headroom)),
                                 memoryCommittedBeforeBytes: committed, memoryCommittedAfterBytes: committed,
                                 cpus: cpus, vcpusBefore: vcpus, vcpusAfter: vcpus,
-                                vcpuLimit: Int(Double(cpus) * site.intent.vcpuOvercommit), guestsReceived: [])
+                                vcpuLimit: Int(clamping: Double(cpus) * site.intent.vcpuOvercommit), guestsReceived: [])
         }
     }
 

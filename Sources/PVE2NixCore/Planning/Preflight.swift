@@ -88,7 +88,8 @@ struct Preflight {
             let unknown = network.uplinks.isEmpty || network.uplinks.contains { $0.mac == nil }
             out.append(PreflightCheck("management-address", unknown ? .warn : .pass, "\(ip) on \(iface)\(network.managementVLAN.map { " (VLAN \($0))" } ?? ""), uplinks: \(macs.isEmpty ? "none found" : macs)"))
         } else {
-            out.append(PreflightCheck("management-address", .fail, "the node's cluster address was not found in its interfaces file"))
+            let address = site.cluster?.members.first { $0.name == node }?.ip ?? site.corosync?.nodes.first { $0.name == node }?.ringAddresses.first
+            out.append(PreflightCheck("management-address", .fail, "the node's cluster address\(address.map { " \($0)" } ?? "") was not found in nodes/\(node)/interfaces (or the files it sources)"))
         }
         if !network.unsupported.isEmpty {
             out.append(PreflightCheck("network-translatable", .fail, "cannot be carried over: \(network.unsupported.joined(separator: ", ")) (Open vSwitch)"))
