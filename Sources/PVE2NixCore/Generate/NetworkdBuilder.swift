@@ -92,7 +92,11 @@ struct NetworkdBuilder {
                     drafts[name] = Draft(order: 10, match: [("PermanentMACAddress", .string(mac))], origin: "\(name) (not in the interfaces file)")
                     return name
                 }
-                diagnostics.append(.error(file, nil, "\(name) is used but neither the interfaces file nor ip-link.json describes it"))
+                // Name the stanza that uses it: a port of a bridge or bond, or the parent of a VLAN.
+                let user = capture.interfaces.first { i in
+                    (i.bridge?.ports.contains(name) ?? false) || (i.bond?.slaves.contains(name) ?? false) || i.vlan?.rawDevice == name
+                }
+                diagnostics.append(.error(user?.file ?? file, user?.line, "\(name) is used\(user.map { " by \($0.name)" } ?? "") but neither the interfaces file nor ip-link.json describes it: check the name (a typo, or a NIC missing from ip-link.json)"))
                 return nil
             }
             switch iface.kind {

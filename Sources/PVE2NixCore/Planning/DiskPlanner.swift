@@ -30,6 +30,15 @@ struct DiskPlanner {
             if let serial = disk.serial, !link.name.contains(serial) {
                 diagnostics.append(.warning("\(dir)/disk-by-id.txt", link.line, "\(link.name) does not contain the serial \(serial) that lsblk reports for \(disk.kernelName); check the capture"))
             }
+            let hasIdentity = !(disk.serial ?? "").trimmingCharacters(in: .whitespaces).isEmpty || !(disk.wwn ?? "").trimmingCharacters(in: .whitespaces).isEmpty
+            if !hasIdentity {
+                if let line = site.intent.nodes[capture.name].flatMap({ $0.installDisk != nil ? $0.line : nil }) {
+                    diagnostics.append(.warning("site.toml", line, "\(disk.kernelName) (\(link.name)) has neither a serial nor a WWN: you named it, so it is used, but the check right before the wipe can verify only its size and partitions"))
+                } else {
+                    diagnostics.append(.error("\(dir)/lsblk.json", disk.line, "\(disk.kernelName) has neither a serial nor a WWN, so the check right before the wipe could not tell it from an identical disk. If it is the right disk, name it in site.toml: [nodes.\(capture.name)] install_disk = \"\(link.byID.path)\""))
+                    return nil
+                }
+            }
             if disk.sizeBytes < Self.minimumBytes {
                 diagnostics.append(.error("\(dir)/lsblk.json", disk.line, "\(disk.kernelName) has \(ByteFormat.string(disk.sizeBytes)); NixOS with containers needs at least \(ByteFormat.string(Self.minimumBytes))"))
             }
