@@ -3,7 +3,7 @@ import PVE2NixAdapters
 import PVE2NixCore
 
 // Benchmarks for pve2nix's speed targets. Prints each measurement and its ratio to the target
-// (below 1.0 meets it). Usage: pve2nix-bench [rehearsal|plan] [--runs N] [--site DIR] [--node NODE]
+// (below 1.0 meets it). Usage: pve2nix-bench [rehearsal|plan|scale] [--runs N] [--site DIR] [--node NODE] [--quick]
 let arguments = Array(CommandLine.arguments.dropFirst())
 func option(_ name: String, _ fallback: String) -> String {
     guard let i = arguments.firstIndex(of: name), i + 1 < arguments.count else { return fallback }
@@ -31,6 +31,18 @@ if which == "plan" || which == "all" {
         times.append(Date().timeIntervalSince(start))
     }
     report("load + plan \(node)", times, target: 0.5)
+}
+
+if which == "synth" {
+    // Writes one synthetic site for profiling by hand: pve2nix-bench synth --nodes 300 --out DIR
+    let target = try SyntheticSite(nodes: Int(option("--nodes", "300")) ?? 300, guestsPerNode: 50, seed: 42)
+        .write(to: URL(fileURLWithPath: option("--out", "synthetic-site")), modelNode: URL(fileURLWithPath: "Examples/villa/nodes/villa-pve-01"))
+    print("wrote \(option("--out", "synthetic-site")); the node to convert is \(target)")
+    exit(0)
+}
+
+if which == "scale" || which == "all" {
+    try runScaleBenchmark(quick: arguments.contains("--quick"))
 }
 
 if which == "rehearsal" || which == "all" {

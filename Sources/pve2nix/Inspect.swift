@@ -20,7 +20,7 @@ extension PVE2Nix {
         var node: String?
 
         func run() throws {
-            var site = try BundleReading.load(options.site)
+            var site = try BundleReading.load(options.site, focus: node)
             if let node {
                 guard site.node(NodeName(node)) != nil else {
                     try BundleReading.requireNode(node, in: site, path: options.site)
@@ -28,7 +28,11 @@ extension PVE2Nix {
                 }
                 site.nodes = site.nodes.filter { $0.name.rawValue == node }
             }
-            print(options.json ? try JSONOutput.encode(site) : TerminalText.safe(InspectTextView(site: site).render()), terminator: options.json ? "\n" : "")
+            if options.json {
+                try JSONOutput.stream(site)
+            } else {
+                print(TerminalText.safe(InspectTextView(site: site).render()), terminator: "")
+            }
             if site.diagnostics.hasErrors { throw ExitCode(1) }
         }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Synchronization
 import PVE2NixAdapters
 import PVE2NixCore
 import PVE2NixViews
@@ -37,6 +38,15 @@ enum BundleReading {
     /// Loads the bundle at `path`. Stops with exit status 2 and one clear message when `path` is
     /// not a capture bundle, or when `node` is given and the bundle does not have it.
     static func load(_ path: String, node: String? = nil) throws -> Site {
+        try load(path, focus: node, require: node != nil)
+    }
+
+    /// Loads with `focus` (only that node's files in full) without requiring it to exist.
+    static func load(_ path: String, focus: String?) throws -> Site {
+        try load(path, focus: focus, require: false)
+    }
+
+    private static func load(_ path: String, focus node: String?, require: Bool) throws -> Site {
         let root = URL(fileURLWithPath: path)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: root.path, isDirectory: &isDirectory) else {
@@ -53,8 +63,21 @@ enum BundleReading {
                 : "It holds \(inside.count == 1 ? "a bundle" : "bundles"): \(inside.map { "--site \((path as NSString).appendingPathComponent($0))" }.joined(separator: ", "))."
             throw Failure.exit("\(path) is not a capture bundle: it has no bundle.toml, cluster/ or nodes/. \(hint)", code: 2)
         }
-        let site = SiteLoader(tree: tree).load()
-        if let node { try requireNode(node, in: site, path: path) }
+        let started = ContinuousClock.now
+        // A large bundle takes a while: say so after a second rather than sit silent.
+        let done = LoadingFlag()
+        DispatchQueue.global().asyncAfter(deadline: .now() + 1) {
+            done.state.withLock { finished in
+                if !finished { FileHandle.standardError.write(Data("pve2nix: reading the capture bundle \(path)…\n".utf8)) }
+            }
+        }
+        let site = SiteLoader(tree: tree, focus: node.map { NodeName($0) }).load()
+        done.state.withLock { $0 = true }
+        let took = ContinuousClock.now - started
+        if took > .seconds(1) {
+            FileHandle.standardError.write(Data("pve2nix: read \(site.nodes.count) nodes and \(site.resources.count) guests from \(path) in \(took.formatted(.units(allowed: [.seconds], fractionalPart: .show(length: 1))))\n".utf8))
+        }
+        if require, let node { try requireNode(node, in: site, path: path) }
         return site
     }
 
@@ -74,10 +97,41 @@ enum BundleReading {
 }
 
 enum JSONOutput {
+    /// The site as one JSON document, written a node at a time: a thousand-node site never sits
+    /// in memory as one encoded string. Keys in sorted order, as `encode` gives them.
+    static func stream(_ site: Site) throws {
+        let out = FileHandle.standardOutput
+        func write(_ text: String) { out.write(Data(text.utf8)) }
+        func value<T: Encodable>(_ v: T) throws -> String { try encode(v) }
+        func optional<T: Encodable>(_ v: T?) throws -> String { try v.map(value) ?? "null" }
+        write("{\n")
+        write("  \"cluster\" : \(try optional(site.cluster)),\n")
+        write("  \"corosync\" : \(try optional(site.corosync)),\n")
+        write("  \"diagnostics\" : \(try value(site.diagnostics)),\n")
+        write("  \"format\" : \(site.format),\n")
+        write("  \"haGroups\" : \(try value(site.haGroups)),\n")
+        write("  \"haResources\" : \(try value(site.haResources)),\n")
+        write("  \"haRules\" : \(try value(site.haRules)),\n")
+        write("  \"intent\" : \(try value(site.intent)),\n")
+        write("  \"nodes\" : [")
+        for (i, node) in site.nodes.enumerated() {
+            write((i == 0 ? "\n" : ",\n") + (try value(node)))
+        }
+        write(site.nodes.isEmpty ? "],\n" : "\n  ],\n")
+        write("  \"resources\" : \(try value(site.resources)),\n")
+        write("  \"storages\" : \(try value(site.storages))\n")
+        write("}\n")
+    }
+
     static func encode<T: Encodable>(_ value: T) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601
         return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
+}
+
+/// Whether loading finished, shared with the timer that reports a slow load.
+final class LoadingFlag: Sendable {
+    let state = Mutex(false)
 }

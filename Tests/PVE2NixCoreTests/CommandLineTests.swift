@@ -72,3 +72,18 @@ extension CommandLineTests {
         #expect(into.out.contains("nixosConfigurations.villa-pve-01"))
     }
 }
+
+extension CommandLineTests {
+    /// `inspect --json` is written a node at a time; it is still one JSON document with every node.
+    @Test func inspectJSONIsOneDocumentWithEveryNode() throws {
+        let (status, out) = try Self.run(["inspect", "--site", "Examples/villa", "--json"])
+        #expect(status == 0)
+        let json = try JSONReader.parse(out)
+        #expect(json["nodes"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == ["villa-pve-01", "villa-pve-02", "villa-pve-03"])
+        #expect(json["resources"]?.arrayValue?.isEmpty == false)
+        #expect(json["format"]?.intValue == 1)
+        #expect(json["nodes"]?.arrayValue?.first?["guestConfigTexts"] == nil)
+        let one = try Self.run(["inspect", "--site", "Examples/villa", "--node", "villa-pve-01", "--json"])
+        #expect(try JSONReader.parse(one.out)["nodes"]?.arrayValue?.count == 1)
+    }
+}

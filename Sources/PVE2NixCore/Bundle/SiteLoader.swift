@@ -4,11 +4,16 @@ import Synchronization
 /// every problem becomes a diagnostic and the rest is still read.
 public struct SiteLoader: Sendable {
     public let tree: any FileTree
+    /// When set, only this node's own files are read in full; of its peers only `status.json`
+    /// (their capacity), which is all a plan for this node needs. Planning one node of a
+    /// thousand-node site then reads a thousandth of the guest configs.
+    public let focus: NodeName?
     private let lineEnds: LineEndRecorder
-    public init(tree: any FileTree) {
+    public init(tree: any FileTree, focus: NodeName? = nil) {
         let recorder = LineEndRecorder()
         self.lineEnds = recorder
         self.tree = LineEndNormalizingTree(inner: tree, recorder: recorder)
+        self.focus = focus
     }
 
     public func load() -> Site {
@@ -47,20 +52,33 @@ public struct SiteLoader: Sendable {
         var nodes: [NodeCapture] = []
         let names = tree.list("nodes") ?? []
         if names.isEmpty { diagnostics.append(.error("nodes", nil, "the bundle has no nodes/<node>/ directories")) }
+        // Every lookup below is by key: loading grows with the bundle, not with its square.
+        var resourceByVMID: [VMID: GuestResource] = [:]
+        for resource in resources where resourceByVMID[resource.vmid] == nil { resourceByVMID[resource.vmid] = resource }
+        var nodeIndex: [NodeName: Int] = [:]
         for name in names {
-            nodes.append(loadNode(NodeName(name), resources: resources, diagnostics: &diagnostics))
-        }
-        // Guests the cluster places on a captured node but whose config is missing.
-        for resource in resources where names.contains(resource.node.rawValue) {
-            if let node = nodes.firstIndex(where: { $0.name == resource.node }), !nodes[node].guests.contains(where: { $0.vmid == resource.vmid }) {
-                let dir = "nodes/\(resource.node)/\(resource.kind.configDirectory)"
-                diagnostics.append(.info("cluster/resources.json", resource.line,
-                    "\(resource.kind.shortName) \(resource.vmid) is on \(resource.node) but \(dir)/\(resource.vmid).conf is not in the bundle; its blockers cannot be checked"))
-                let guest = collect(Guest.build(config: nil, resource: resource, node: resource.node))
-                nodes[node].guests.append(guest)
-                nodes[node].guests.sort { $0.vmid < $1.vmid }
+            let node = NodeName(name)
+            nodeIndex[node] = nodes.count
+            if let focus, focus != node {
+                nodes.append(loadPeer(node, diagnostics: &diagnostics))
+            } else {
+                nodes.append(loadNode(node, resources: resourceByVMID, diagnostics: &diagnostics))
             }
         }
+        // Guests the cluster places on a captured node but whose config is missing.
+        var present: [NodeName: Set<VMID>] = [:]
+        for node in nodes { present[node.name] = Set(node.guests.map(\.vmid)) }
+        var added: Set<Int> = []
+        for resource in resources {
+            guard let index = nodeIndex[resource.node], focus == nil || focus == resource.node,
+                  present[resource.node]?.insert(resource.vmid).inserted == true else { continue }
+            let dir = "nodes/\(resource.node)/\(resource.kind.configDirectory)"
+            diagnostics.append(.info("cluster/resources.json", resource.line,
+                "\(resource.kind.shortName) \(resource.vmid) is on \(resource.node) but \(dir)/\(resource.vmid).conf is not in the bundle; its blockers cannot be checked"))
+            nodes[index].guests.append(collect(Guest.build(config: nil, resource: resource, node: resource.node)))
+            added.insert(index)
+        }
+        for index in added { nodes[index].guests.sort { $0.vmid < $1.vmid } }
         return Site(format: format, cluster: cluster, resources: resources, haResources: ha, haRules: rules, haGroups: groups, storages: storages,
                     corosync: corosync, nodes: nodes, intent: intent, diagnostics: diagnostics)
     }
@@ -87,7 +105,20 @@ public struct SiteLoader: Sendable {
         return 1
     }
 
-    private func loadNode(_ name: NodeName, resources: [GuestResource], diagnostics: inout [Diagnostic]) -> NodeCapture {
+    /// A peer of the focus node: its capacity, nothing else.
+    private func loadPeer(_ name: NodeName, diagnostics: inout [Diagnostic]) -> NodeCapture {
+        let path = "nodes/\(name)/status.json"
+        var status: NodeStatus? = nil
+        if let text = tree.read(path) {
+            let (value, found) = CaptureDecoders.nodeStatus(text, file: path)
+            status = value
+            diagnostics.append(contentsOf: found)
+        }
+        return NodeCapture(name: name, status: status, interfaces: [], interfaceStanzas: [], interfaceFiles: [], links: [], addresses: [],
+                           disks: [], diskLinks: [], meminfo: nil, firmware: nil, hostID: nil, guests: [])
+    }
+
+    private func loadNode(_ name: NodeName, resources: [VMID: GuestResource], diagnostics: inout [Diagnostic]) -> NodeCapture {
         let dir = "nodes/\(name)"
         func collect<T>(_ pair: (T, [Diagnostic])) -> T {
             diagnostics.append(contentsOf: pair.1)
@@ -144,7 +175,7 @@ public struct SiteLoader: Sendable {
                 configTexts[vmid] = text
                 let config = GuestConfigParser.parse(text, kind: kind, vmid: vmid, file: path)
                 diagnostics.append(contentsOf: config.diagnostics)
-                let resource = resources.first { $0.vmid == vmid }
+                let resource = resources[vmid]
                 if let resource, resource.node != name {
                     diagnostics.append(.warning(path, nil, "the cluster lists \(vmid) on \(resource.node), not \(name); the config is stale or the capture raced a migration"))
                     continue

@@ -20,6 +20,12 @@ public struct NodeCapture: Sendable, Hashable, Codable {
     public var hostID: String?
     public var guests: [Guest]
 
+    /// The raw texts kept for the lab and the simulator are not part of the JSON: they are in the
+    /// bundle already, and at a thousand nodes they would make `inspect --json` several times larger.
+    enum CodingKeys: String, CodingKey {
+        case name, status, interfaces, interfaceStanzas, interfaceFiles, links, addresses, disks, diskLinks, meminfo, firmware, hostID, guests
+    }
+
     /// Memory of the node: `/proc/meminfo` when captured, else the API's figure.
     public var memoryTotalBytes: Int64? { meminfo?.totalBytes ?? status?.memoryTotalBytes }
 

@@ -123,18 +123,23 @@ struct DrainPlanner {
 
     private func peerCapacities(diagnostics: inout [Diagnostic]) -> [PeerCapacity] {
         let headroom = Double(site.intent.memoryHeadroomPercent) / 100
+        var statusByNode: [NodeName: NodeStatus] = [:]
+        for capture in site.nodes { statusByNode[capture.name] = capture.status }
+        var runningByNode: [NodeName: [GuestResource]] = [:]
+        for resource in site.resources where resource.isRunning && !resource.template { runningByNode[resource.node, default: []].append(resource) }
+        let online = Set(site.cluster?.members.filter(\.online).map(\.name) ?? [])
         return site.memberNames.filter { $0 != node }.map { peer in
-            let status = site.node(peer)?.status
+            let status = statusByNode[peer]
             if status == nil {
                 diagnostics.append(.warning("nodes/\(peer)/status.json", nil, "missing: without the peer's GET /nodes/\(peer)/status, nothing is placed on \(peer)"))
             }
-            let running = site.resources.filter { $0.node == peer && $0.isRunning && !$0.template }
+            let running = runningByNode[peer] ?? []
             let total = status?.memoryTotalBytes ?? 0
             // Committed is what runs there at most: the larger of measured use and the guests' maximum memory.
             let committed = max(status?.memoryUsedBytes ?? 0, running.reduce(Int64(0)) { $0.saturatingAdd(max(0, $1.maxMemoryBytes)) })
             let vcpus = running.reduce(0) { $0.saturatingAdd(Int(clamping: max(0, $1.maxCPU).rounded(.up))) }
             let cpus = status?.cpus ?? 0
-            return PeerCapacity(node: peer, online: site.isOnline(peer) && status != nil, memoryTotalBytes: total,
+            return PeerCapacity(node: peer, online: online.contains(peer) && status != nil, memoryTotalBytes: total,
                                 memoryUsableBytes: Int64(clamping: Double(total) * max(0, 1 - headroom)),
                                 memoryCommittedBeforeBytes: committed, memoryCommittedAfterBytes: committed,
                                 cpus: cpus, vcpusBefore: vcpus, vcpusAfter: vcpus,
