@@ -26,12 +26,14 @@ struct LabRehearsalTests {
     }
 
     /// The villa node (a pinned `nic0` under the kernel name eth0), a LACP bond carrying the
-    /// VLAN-aware bridge, per-VLAN bridges; each also with the NICs enumerated in reverse.
+    /// VLAN-aware bridge, per-VLAN bridges; each also with the NICs enumerated in reverse. And a
+    /// node with a second, plain DMZ bridge on its own NIC, which the lab's switch keeps on its own
+    /// segment as a real site does.
     static let scenarios: [Scenario] = [false, true].flatMap { reverse in [
         Scenario(site: "villa", node: "villa-pve-01", strategy: .vlanAwareBridge, reverse: reverse),
         Scenario(site: "office", node: "pve1", strategy: .vlanAwareBridge, reverse: reverse),
         Scenario(site: "villa", node: "villa-pve-01", strategy: .perVLANBridges, reverse: reverse),
-    ] }
+    ] } + [Scenario(site: "dmz", node: "villa-pve-01", strategy: .vlanAwareBridge, reverse: false)]
 
     static func root(_ site: String) -> URL { site == "villa" ? Fixtures.villa : Fixtures.fixtures.appendingPathComponent("sites/\(site)") }
 

@@ -77,3 +77,26 @@ import Testing
         #expect(!RehearsalReport.read(lines.dropLast().joined(separator: "\n"), scenario: s, variant: "t").passed)
     }
 }
+
+extension RehearsalScenarioTests {
+    /// A second, plain bridge on its own NIC is on its own switch segment, with its own probes:
+    /// the lab must not let that NIC answer for the management address, as no real site does.
+    @Test func aSecondBridgeOnItsOwnNICHasItsOwnSegment() throws {
+        let site = Fixtures.loadSite(Fixtures.fixtures.appendingPathComponent("sites/dmz"))
+        let plan = Planner(site: site).plan(node: "villa-pve-01")
+        #expect(!plan.hasErrors, "\(plan.diagnostics.filter { $0.severity == .error }.map(\.rendered))")
+        var options = GenerateOptions()
+        options.acceptDropping = true
+        let host = HostGenerator(site: site, plan: plan, options: options).generate()
+        #expect(!host.hasErrors)
+        let (scenario, diagnostics) = RehearsalScenarioBuilder(site: site, plan: plan, generated: host, strategy: .vlanAwareBridge, reverseNICOrder: false).build()
+        #expect(!diagnostics.hasErrors)
+        let s = try #require(scenario)
+        #expect(s.nics.first { $0.name == "nic0" }?.segment == 0)
+        #expect(s.nics.first { $0.name == "nic1" }?.segment == 1)
+        let script = try #require(s.files["scenario.sh"])
+        #expect(script.contains("SWITCH_SEGMENTS=\"nic0=0 nic1=1\""))
+        #expect(script.contains("SEG=1 probe adm-192-168-50-2"))
+        #expect(script.contains("  probe adm-10-1-10-11"), "the management address stays on segment 0")
+    }
+}

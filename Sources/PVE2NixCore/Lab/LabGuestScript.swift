@@ -37,11 +37,18 @@ enum LabGuestScript {
     for pair in $NODE_NICS; do KNAME[${pair%%=*}]=$(iface_by_mac "${pair#*=}"); done
     for pair in $NODE_NICS; do result "NOTE|nic|${pair%%=*} is ${KNAME[${pair%%=*}]} (${pair#*=})"; done
 
-    # The switch: one VLAN-filtering bridge; the node's links are trunks (native VLAN 1 untagged).
+    # The switch: a VLAN-filtering bridge per segment; the node's links are trunks (native VLAN 1
+    # untagged). Segment 0 carries the management path; a NIC of another bridge has its own, as
+    # at a real site, so that it cannot answer for the management address.
     ip netns add sw; ip -n sw link set lo up
-    ip -n sw link add sw0 type bridge vlan_filtering 1 vlan_default_pvid 0; ip -n sw link set sw0 up
+    declare -A SEGMENT
+    for pair in ${SWITCH_SEGMENTS:-}; do SEGMENT[${pair%%=*}]=${pair#*=}; done
+    for s in 0 $(printf '%s\n' "${SEGMENT[@]}" | sort -u); do
+      ip -n sw link show "sw$s" >/dev/null 2>&1 && continue
+      ip -n sw link add "sw$s" type bridge vlan_filtering 1 vlan_default_pvid 0; ip -n sw link set "sw$s" up
+    done
     trunk() {
-      ip -n sw link set "$1" master sw0; ip -n sw link set "$1" up
+      ip -n sw link set "$1" master "sw${2:-0}"; ip -n sw link set "$1" up
       for v in $VLANS; do
         if [ "$v" = 1 ]; then bridge -n sw vlan add dev "$1" vid 1 pvid untagged; else bridge -n sw vlan add dev "$1" vid "$v"; fi
       done
@@ -53,10 +60,11 @@ enum LabGuestScript {
     if [ -n "${SWITCH_BOND:-}" ]; then
       ip -n sw link add swbond type bond mode "$SWITCH_BOND_MODE" miimon 100 lacp_rate fast
       for n in $SWITCH_BOND; do ip -n sw link set "${SWDEV[$n]}" down; ip -n sw link set "${SWDEV[$n]}" master swbond; done
-      trunk swbond
-      for pair in $SWITCH_NICS; do n=${pair%%=*}; case " $SWITCH_BOND " in *" $n "*) ;; *) trunk "${SWDEV[$n]}";; esac; done
+      first=${SWITCH_BOND%% *}
+      trunk swbond "${SEGMENT[$first]:-0}"
+      for pair in $SWITCH_NICS; do n=${pair%%=*}; case " $SWITCH_BOND " in *" $n "*) ;; *) trunk "${SWDEV[$n]}" "${SEGMENT[$n]:-0}";; esac; done
     else
-      for pair in $SWITCH_NICS; do trunk "${SWDEV[${pair%%=*}]}"; done
+      for pair in $SWITCH_NICS; do n=${pair%%=*}; trunk "${SWDEV[$n]}" "${SEGMENT[$n]:-0}"; done
     fi
 
     # Probes: a namespace on an access port of VLAN $2 with address $3 (and $4 on lo).
@@ -65,7 +73,7 @@ enum LabGuestScript {
       PROBES=$((PROBES+1)); local port=pv$PROBES
       ip netns add "$1"
       ip link add "$port" netns sw type veth peer name eth0 netns "$1"
-      ip -n sw link set "$port" master sw0 up
+      ip -n sw link set "$port" master "sw${SEG:-0}" up
       bridge -n sw vlan add dev "$port" vid "$2" pvid untagged
       # One ip process per namespace: every exec is slow under TCG.
       { echo "link set lo up"; echo "addr add $3 dev eth0"; echo "link set eth0 up"; [ -n "${4:-}" ] && echo "addr add $4 dev lo"; } | ip -n "$1" -batch -

@@ -15,6 +15,9 @@ public struct LabNIC: Sendable, Hashable, Codable {
     public var mac: String
     public var switchMAC: String
     public var link: Int
+    /// The switch segment this NIC's cable goes to: 0 for the management path, and one of its own
+    /// for every other group of NICs (a second bridge's uplink is on another network at a real site).
+    public var segment: Int = 0
 }
 
 /// Everything a rehearsal run needs: the NICs to give QEMU and the files for the guest.
@@ -75,7 +78,12 @@ public struct RehearsalScenarioBuilder: Sendable {
             }
             nics.append(LabNIC(name: name, mac: mac, switchMAC: "52:54:00:99:" + hex2(i / 256) + ":" + hex2(i % 256), link: i + 1))
         }
+        // Segments: NICs joined through a bridge, bond or VLAN form one; the management path is 0.
+        let segments = Self.segments(capture: capture, management: plan.network.uplinks.map(\.name))
+        for i in nics.indices { nics[i].segment = segments.ofNIC[nics[i].name] ?? 0 }
         if reverseNICOrder { nics.reverse() }
+        func segment(of iface: String?) -> Int { iface.flatMap { segments.ofInterface[$0] } ?? 0 }
+        func seg(_ n: Int) -> String { n == 0 ? "" : "SEG=\(n) " }
 
         // Where each host address lives: its VLAN on the switch (1 = native/untagged).
         var hostAddresses: [(address: CIDRAddress, vid: Int, iface: String, mac: String?)] = []
@@ -109,6 +117,7 @@ public struct RehearsalScenarioBuilder: Sendable {
         script.line("NODE_NICS=\"" + nics.map { "\($0.name)=\($0.mac)" }.joined(separator: " ") + "\"")
         script.line("SWITCH_NICS=\"" + nics.map { "\($0.name)=\($0.switchMAC)" }.joined(separator: " ") + "\"")
         script.line("VLANS=\"" + sortedVLANs.map(String.init).joined(separator: " ") + "\"")
+        script.line("SWITCH_SEGMENTS=\"" + nics.map { "\($0.name)=\($0.segment)" }.joined(separator: " ") + "\"")
         let bondUplink = capture.interfaces.first { $0.kind == .bond && ["802.3ad", "4"].contains($0.bond!.mode) }
         if let bond = bondUplink {
             script.line("SWITCH_BOND=\"\(bond.bond!.slaves.joined(separator: " "))\"")
@@ -130,11 +139,11 @@ public struct RehearsalScenarioBuilder: Sendable {
             }
         }
         // Gateways: from the interfaces file and the guests' gw=, each on its subnet's VLAN.
-        var gatewayVLAN: [String: (vid: Int, prefix: Int)] = [:]
-        for h in hostAddresses { for g in gateways where h.address.contains(g) { gatewayVLAN[g] = (h.vid, h.address.prefixLength) } }
-        for p in ports { if let g = p.nic.gateway, IPv4.parse(g) != nil { gatewayVLAN[g] = (p.nic.vlanTag ?? 1, p.address.prefixLength) } }
+        var gatewayVLAN: [String: (vid: Int, prefix: Int, segment: Int)] = [:]
+        for h in hostAddresses { for g in gateways where h.address.contains(g) { gatewayVLAN[g] = (h.vid, h.address.prefixLength, segment(of: h.iface)) } }
+        for p in ports { if let g = p.nic.gateway, IPv4.parse(g) != nil { gatewayVLAN[g] = (p.nic.vlanTag ?? 1, p.address.prefixLength, segment(of: p.nic.bridge)) } }
         for (g, where_) in gatewayVLAN.sorted(by: { $0.key < $1.key }) {
-            script.line("  probe gw-\(where_.vid)-\(g.replacingOccurrences(of: ".", with: "-")) \(where_.vid) \(g)/\(where_.prefix) 192.0.2.1/32")
+            script.line("  \(seg(where_.segment))probe gw-\(where_.vid)-\(g.replacingOccurrences(of: ".", with: "-")) \(where_.vid) \(g)/\(where_.prefix) 192.0.2.1/32")
         }
         var probeLines: [String] = []
         var checkLines: [(phase: String, line: String)] = []
@@ -142,7 +151,8 @@ public struct RehearsalScenarioBuilder: Sendable {
             let ip = h.address.address
             let tag = ip.replacingOccurrences(of: ".", with: "-")
             let admin = free(in: h.address, from: 250)
-            probeLines.append("  probe adm-\(tag) \(h.vid) \(admin)/\(h.address.prefixLength)")
+            let hostSegment = segment(of: h.iface)
+            probeLines.append("  \(seg(hostSegment))probe adm-\(tag) \(h.vid) \(admin)/\(h.address.prefixLength)")
             checks.append(RehearsalCheck(phase: .before, id: "reach-\(ip)", description: "\(ip) (\(h.iface)) answers a probe on VLAN \(h.vid)", expectReach: true))
             checks.append(RehearsalCheck(phase: .after, id: "reach-\(ip)", description: "\(ip) (\(h.iface)) answers a probe on VLAN \(h.vid)", expectReach: true))
             checkLines.append(("both", "  check_reach adm-\(tag) \(ip) reach-\(ip) yes mac"))
@@ -152,7 +162,7 @@ public struct RehearsalScenarioBuilder: Sendable {
             }
             for other in sortedVLANs where other != h.vid {
                 let spy = free(in: h.address, from: 240)
-                probeLines.append("  probe spy-\(other)-\(tag) \(other) \(spy)/\(h.address.prefixLength)")
+                probeLines.append("  \(seg(hostSegment))probe spy-\(other)-\(tag) \(other) \(spy)/\(h.address.prefixLength)")
                 let desc = "\(ip) does not answer from VLAN \(other == 1 ? "1 (untagged)" : String(other)) (a probe there with an address in its subnet)"
                 checks.append(RehearsalCheck(phase: .before, id: "isolated-\(ip)-from-\(other)", description: desc, expectReach: false))
                 checks.append(RehearsalCheck(phase: .after, id: "isolated-\(ip)-from-\(other)", description: desc, expectReach: false))
@@ -167,19 +177,19 @@ public struct RehearsalScenarioBuilder: Sendable {
         var portLines: [String] = []
         // Neighbours and spies are shared by every guest of the same subnet: a probe per (subnet, VLAN).
         var shared: [String: (name: String, address: String)] = [:]
-        func sharedProbe(_ kind: String, subnet: CIDRAddress, vid: Int, top: Int) -> (name: String, address: String) {
-            let key = "\(kind)|\(networkAddress(subnet))|\(vid)"
+        func sharedProbe(_ kind: String, subnet: CIDRAddress, vid: Int, top: Int, segment: Int) -> (name: String, address: String) {
+            let key = "\(kind)|\(networkAddress(subnet))|\(vid)|\(segment)"
             if let p = shared[key] { return p }
             let address = free(in: subnet, from: top)
-            let name = "\(kind)-\(vid)-\(networkAddress(subnet).replacingOccurrences(of: ".", with: "-"))"
-            probeLines.append("  probe \(name) \(vid) \(address)/\(subnet.prefixLength)")
+            let name = "\(kind)-\(vid)-\(networkAddress(subnet).replacingOccurrences(of: ".", with: "-"))\(segment == 0 ? "" : "-s\(segment)")"
+            probeLines.append("  \(seg(segment))probe \(name) \(vid) \(address)/\(subnet.prefixLength)")
             shared[key] = (name, address)
             return (name, address)
         }
         for p in ports {
             let id = "\(p.guest.kind.shortName)\(p.guest.vmid)"
             let vid = p.nic.vlanTag ?? 1
-            let neighbour = sharedProbe("nb", subnet: p.address, vid: vid, top: 248).address
+            let neighbour = sharedProbe("nb", subnet: p.address, vid: vid, top: 248, segment: segment(of: p.nic.bridge)).address
             portLines.append("  GUEST_\(p.guest.vmid)=\"\(shellWord(p.guest.name)) \(p.nic.bridge ?? "") \(vid) \(p.address) \(p.nic.gateway ?? "-") \(p.nic.mac ?? "-") \(p.outcome.rehome.rawValue)\"")
             if let port = afterPorts[p.guest.vmid] {
                 portLines.append("  AFTER_\(p.guest.vmid)=\"\(port.hostInterface) \(port.bridge) \(port.configuredByNetworkd ? "networkd" : "self") \(port.vlan.map(String.init) ?? "-")\"")
@@ -196,7 +206,7 @@ public struct RehearsalScenarioBuilder: Sendable {
             if let gw = p.nic.gateway { checkLines.append(("both", "  check_reach ct-\(p.guest.vmid) \(gw) \(id)-gateway yes")) }
             checkLines.append(("both", "  check_reach ct-\(p.guest.vmid) \(neighbour) \(id)-neighbour yes"))
             for other in sortedVLANs where other != vid {
-                let spy = sharedProbe("cspy", subnet: p.address, vid: other, top: 238).address
+                let spy = sharedProbe("cspy", subnet: p.address, vid: other, top: 238, segment: segment(of: p.nic.bridge)).address
                 for phase in [RehearsalCheck.Phase.before, .after] {
                     checks.append(RehearsalCheck(phase: phase, id: "\(id)-isolated-from-\(other)", description: "\(p.guest.name) cannot reach a host on VLAN \(other == 1 ? "1 (untagged)" : String(other)) in its own subnet", expectReach: false))
                 }
@@ -232,6 +242,43 @@ public struct RehearsalScenarioBuilder: Sendable {
         for h in hostAddresses { if let m = h.mac { expected[h.address.address] = m } }
         let lacp = bondUplink != nil
         return (RehearsalScenario(node: plan.node, nics: nics, files: files, checks: checks, expectedMACs: expected, lacp: lacp), diagnostics)
+    }
+
+    /// Which switch segment each NIC and interface is on. Interfaces joined as bridge ports, bond
+    /// members or VLAN parents share one; the one holding a management uplink is 0, the others
+    /// are numbered in the order of their first NIC.
+    static func segments(capture: NodeCapture, management: [String]) -> (ofNIC: [String: Int], ofInterface: [String: Int]) {
+        var parent: [String: String] = [:]
+        func find(_ x: String) -> String {
+            var root = x
+            while let p = parent[root], p != root { root = p }
+            var node = x
+            while let p = parent[node], p != root { parent[node] = root; node = p }
+            return root
+        }
+        func union(_ a: String, _ b: String) {
+            let (ra, rb) = (find(a), find(b))
+            if ra != rb { parent[ra] = rb }
+        }
+        for iface in capture.interfaces {
+            parent[iface.name] = parent[iface.name] ?? iface.name
+            for port in iface.bridge?.ports ?? [] { parent[port] = parent[port] ?? port; union(iface.name, port) }
+            for slave in iface.bond?.slaves ?? [] { parent[slave] = parent[slave] ?? slave; union(iface.name, slave) }
+            if let raw = iface.vlan?.rawDevice { parent[raw] = parent[raw] ?? raw; union(iface.name, raw) }
+        }
+        let physical = capture.interfaces.filter { $0.kind == .physical }.map(\.name)
+        let managementGroups = Set(management.map(find))
+        var number: [String: Int] = [:]
+        for group in managementGroups { number[group] = 0 }
+        var next = 1
+        for nic in physical where number[find(nic)] == nil {
+            number[find(nic)] = next
+            next += 1
+        }
+        var ofNIC: [String: Int] = [:], ofInterface: [String: Int] = [:]
+        for nic in physical { ofNIC[nic] = number[find(nic)] ?? 0 }
+        for name in parent.keys { ofInterface[name] = number[find(name)] ?? 0 }
+        return (ofNIC, ofInterface)
     }
 
     /// Text of a bundle file, as the planner read it (kept in the stanzas' files).
