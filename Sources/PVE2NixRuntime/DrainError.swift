@@ -16,6 +16,8 @@ public enum DrainError: Error, Sendable, Equatable, CustomStringConvertible {
     case archiveMismatch(VMID, archive: String, found: String)
     case vmidTaken(VMID, copy: VMID)
     case copyMissing(VMID, copy: VMID, NodeName)
+    case haMovedBack(VMID, from: NodeName, to: NodeName)
+    case markedByAnother(NodeName, marker: String)
 
     public var description: String {
         switch self {
@@ -33,6 +35,8 @@ public enum DrainError: Error, Sendable, Equatable, CustomStringConvertible {
         case .archiveMismatch(let id, let a, let f): "the archive \(a) does not hold guest \(id)'s config (it names '\(f)'). Nothing was restored or removed; check the archive."
         case .vmidTaken(let id, let copy): "restoring \(id) under the free VMID \(copy) failed: someone took \(copy) meanwhile. The original is untouched; run the drain again to pick another id."
         case .copyMissing(let id, let copy, let n): "the restored copy \(copy) of \(id) is no longer on \(n): the original \(id) is kept. Look at \(n) before running the drain again."
+        case .haMovedBack(let id, let from, let to): "HA moved \(id) from \(from) to \(to) after its move: an HA rule or group still prefers \(to). Check 'ha-manager rules config' (or the groups), then run the drain again; it moves the guest again."
+        case .markedByAnother(let n, let marker): "another pve2nix is draining \(n): the node's notes say '\(marker)'. Nothing was moved. If that run is really gone (its machine died), delete that line from \(n)'s notes (Datacenter → \(n) → Notes), then run the drain again."
         }
     }
 }

@@ -6,6 +6,8 @@ public struct DrainLimits: Sendable {
     public var taskTimeout: Duration = .seconds(3600)
     public var haTimeout: Duration = .seconds(600)
     public var readRetries = 3
+    /// Polls after an HA guest arrived during which it must stay where it is (failback shows here).
+    public var haSettlePolls = 3
     /// Moves in flight at once (each waits for its own tasks).
     public var concurrency = 1
 
@@ -28,6 +30,8 @@ public enum DrainEvent: Sendable, Equatable {
     case left(VMID, String)
     /// A guest needs a person's attention (e.g. it was stopped for a backup and the drain stopped).
     case attention(VMID, String)
+    /// Found on the node after every move ended (not one of the plan's moves, or moved back).
+    case remaining(VMID, String)
 }
 
 /// What a drain achieved.
@@ -53,11 +57,20 @@ public struct DrainExecutor: Sendable {
     /// How many probes `healthCheck` runs for a guest (0: none; nil: probes were switched off).
     public var probeCount: @Sendable (DrainMove) -> Int? = { _ in 0 }
     public var progress: @Sendable (DrainEvent) -> Void = { _ in }
+    /// When set, the drain marks the node in its notes while it runs and stops if another run's
+    /// marker is there (a pve2nix on another machine).
+    public var marker: DrainMarker? = nil
 
     public init(api: any ProxmoxAPI, journal: any DrainJournal, clock: any Clock<Duration>) {
         self.api = api
         self.journal = journal
         self.clock = clock
+    }
+
+    /// A finished move as a child task hands it back.
+    struct MoveCompletion: Sendable {
+        var vmid: VMID
+        var result: Result<MoveResult, any Error>
     }
 
     /// What one move ended with.
@@ -70,30 +83,54 @@ public struct DrainExecutor: Sendable {
     /// Moves every guest of the plan, then reads the cluster once more: whatever is still on
     /// `node` (by default the node the moves leave) is reported as left, with why.
     public func run(_ drain: DrainPlan, node: NodeName? = nil) async throws -> DrainOutcome {
-        let history = try await journal.records()
+        var history = try await journal.records()
+        // A guest whose move ended but that is on the node again (HA failback, someone moved it
+        // back) is moved again: its earlier records no longer describe where it is.
+        var restarted: [VMID: DrainRecord] = [:]
+        let finished = drain.moves.filter { m in
+            m.method.movesGuest && m.method != .backupRestore && history.last { $0.vmid == m.vmid }?.phase == .done
+        }
+        if !finished.isEmpty {
+            let view = try await readCluster()
+            for m in finished where view.guests[m.vmid]?.node == m.from {
+                let again = DrainRecord(vmid: m.vmid, phase: .planned, target: m.to, detail: "found on \(m.from) again after its move ended; moving it again")
+                try await journal.append(again)
+                restarted[m.vmid] = again
+            }
+            if !restarted.isEmpty { history = try await journal.records() }
+        }
         let pending = drain.moves.filter { move in history.last { $0.vmid == move.vmid }?.phase != .done }
         // Before anything moves: quorum, and every target that still receives a guest is up.
+        let drained = node ?? drain.moves.first?.from
         if pending.contains(where: { $0.method.movesGuest }) {
             let view = try await readCluster()
             guard view.quorate else { throw DrainError.quorumLost }
             if let move = pending.first(where: { $0.to.map { !view.online.contains($0) } ?? false }) { throw DrainError.targetOffline(move.vmid, move.to!) }
+            if let marker, let drained { try await claim(drained, as: marker) }
         }
         var outcome = DrainOutcome()
         var firstError: (any Error)? = nil
-        try await withThrowingTaskGroup(of: (VMID, Result<MoveResult, any Error>).self) { group in
+        // Each child returns a named struct, never a tuple: an optimised build once read the
+        // (VMID, Result) tuple out of `group.next()` as garbage (raw string bits in `moved`).
+        try await withThrowingTaskGroup(of: MoveCompletion.self) { group in
             var queue = drain.moves[...]
             var running = 0
             func startNext() {
                 guard firstError == nil, let move = queue.popFirst() else { return }
                 running += 1
-                let records = history.filter { $0.vmid == move.vmid }
+                let records = restarted[move.vmid].map { [$0] } ?? history.filter { $0.vmid == move.vmid }
                 group.addTask {
-                    do { return (move.vmid, .success(try await self.drive(move, records: records, backupStorage: drain.backupStorage))) } catch { return (move.vmid, .failure(error)) }
+                    do {
+                        return MoveCompletion(vmid: move.vmid, result: .success(try await self.drive(move, records: records, backupStorage: drain.backupStorage)))
+                    } catch {
+                        return MoveCompletion(vmid: move.vmid, result: .failure(error))
+                    }
                 }
             }
             for _ in 0..<max(1, limits.concurrency) { startNext() }
-            while running > 0, let (vmid, result) = try await group.next() {
+            while running > 0, let completion = try await group.next() {
                 running -= 1
+                let vmid = completion.vmid, result = completion.result
                 switch result {
                 case .success(.moved(let failures, let copy)):
                     outcome.moved.append(vmid)
@@ -113,16 +150,17 @@ public struct DrainExecutor: Sendable {
         }
         if let firstError { throw firstError }
         // The node must be empty, running, stopped and templates alike: the plan only knew the capture.
-        if let node = node ?? drain.moves.first?.from {
+        if let node = drained {
             let planned = Set(drain.moves.map(\.vmid))
             for (vmid, guest) in try await readCluster().guests where guest.node == node && outcome.left[vmid] == nil {
                 let why = planned.contains(vmid)
                     ? "still on \(node) although its move ended: someone moved it back? Look, then run the drain again"
                     : "\(guest.name) (\(guest.status)) is on \(node) but not in the plan (created after the capture?): capture and plan again, then drain"
                 outcome.left[vmid] = why
-                progress(.left(vmid, why))
+                progress(.remaining(vmid, why))
             }
         }
+        if let marker, let drained, outcome.left.isEmpty { try await release(drained, as: marker) }
         return outcome
     }
 
@@ -148,7 +186,18 @@ public struct DrainExecutor: Sendable {
             var run = BackupRestoreRun(executor: self, move: move, target: target, backupStorage: backupStorage, restoreStorage: restoreStorage, history: records)
             return try await run.carryOut()
         }
-        try await moveGuest(move, to: target, record: record)
+        if move.haManaged {
+            _ = try await checkedView(move, target)
+            try await releaseHA(for: move, target: target)
+        }
+        if move.method == .offline && move.status == "running" && !move.template {
+            // Passthrough: shut down, migrate offline, start on the target, each step journaled.
+            var run = ShutdownMoveRun(executor: self, move: move, target: target, history: records)
+            try await run.carryOut()
+        } else {
+            try await moveGuest(move, to: target, record: records.last { $0.step == .migrate }, expectedStatus: move.template ? nil : move.status)
+        }
+        if move.haManaged { try await verifyHAKeeps(move, on: target) }
         progress(.moved(move.vmid, target))
         let failures = await healthCheck(move)
         progress(.checked(move.vmid, healthSummary(move, failures)))
@@ -156,7 +205,9 @@ public struct DrainExecutor: Sendable {
         return .moved(healthFailures: failures, copy: nil)
     }
 
-    private func moveGuest(_ move: DrainMove, to target: NodeName, record: DrainRecord?) async throws {
+    /// Migrates the guest (resuming a migration an earlier run asked for) and waits until it is on
+    /// `target`, unlocked and, when given, in `expectedStatus`.
+    func moveGuest(_ move: DrainMove, to target: NodeName, record: DrainRecord?, expectedStatus: String?) async throws {
         // Right before acting, the world must still be as the plan saw it.
         let view = try await checkedView(move, target)
         guard let guest = view.guests[move.vmid] else { throw DrainError.guestMissing(move.vmid) }
@@ -171,21 +222,30 @@ public struct DrainExecutor: Sendable {
         } else if record?.phase == .planned, guest.lock == "migrate" {
             // The request went out but its UPID was never recorded: wait, never ask twice.
             progress(.waiting(move.vmid, "resuming: a migration is already under way"))
+        } else if move.haManaged, guest.lock == "migrate" {
+            // HA moves it already (its rule now prefers the target): wait, never ask on top.
+            progress(.waiting(move.vmid, "HA is already moving it"))
         } else {
             if let lock = guest.lock { throw DrainError.locked(move.vmid, lock) }
             try await journal.append(DrainRecord(vmid: move.vmid, phase: .planned, target: target, detail: "requesting \(move.method.rawValue) migration"))
-            let upid = try await requestTask(request(for: move, target: target), what: "migrate")
-            try await journal.append(DrainRecord(vmid: move.vmid, phase: .requested, target: target, upid: upid.rawValue, detail: "task \(upid)"))
-            progress(.requested(move.vmid, upid.rawValue))
-            try await waitForTask(upid, vmid: move.vmid, step: .migrate, target: target)
+            do {
+                let upid = try await requestTask(request(for: move, target: target), what: "migrate")
+                try await journal.append(DrainRecord(vmid: move.vmid, phase: .requested, target: target, upid: upid.rawValue, detail: "task \(upid)"))
+                progress(.requested(move.vmid, upid.rawValue))
+                try await waitForTask(upid, vmid: move.vmid, step: .migrate, target: target)
+            } catch let error as ProxmoxAPIError where move.haManaged && error.status == 500 {
+                // HA, whose rule now prefers the target, may have started the move between our look
+                // and our request: then the request is refused, and the guest is on its way.
+                guard let now = try await readCluster().guests[move.vmid], now.node == target || now.lock == "migrate" else { throw error }
+                progress(.waiting(move.vmid, "HA is already moving it"))
+            }
         }
         // HA-managed guests move after their task ends; everyone must show up on the target.
         if move.haManaged { progress(.waiting(move.vmid, "waiting for HA to show it on \(target)")) }
         guard let arrived = try await waitForGuest(move.vmid, limit: move.haManaged ? limits.haTimeout : limits.taskTimeout, until: { $0.node == target && $0.lock == nil }) else {
             throw DrainError.notOnTarget(move.vmid, target)
         }
-        let expected = move.template ? nil : move.status
-        if let expected, expected != arrived.status {
+        if let expected = expectedStatus, expected != arrived.status {
             try await journal.append(DrainRecord(vmid: move.vmid, phase: .failed, target: target, detail: "was \(expected), is \(arrived.status) on \(target)"))
             throw DrainError.stateChanged(move.vmid, expected: "\(expected) on \(target)", found: arrived.status)
         }

@@ -6,7 +6,13 @@ import PVE2NixCore
 /// planned → requested → verified.
 public struct DrainRecord: Sendable, Hashable, Codable {
     public enum Phase: String, Sendable, Hashable, Codable { case planned, requested, verified, done, failed }
-    public enum Step: String, Sendable, Hashable, Codable { case migrate, shutdown, backup, restore, start, delete }
+    public enum Step: String, Sendable, Hashable, Codable {
+        case migrate, shutdown, backup, restore, start, delete
+        /// An HA rule or group changed so that HA no longer wants the node (detail: before → after).
+        case ha
+        /// The drain's marker on the node (its notes) set or cleared.
+        case marker
+    }
 
     public var vmid: VMID
     public var phase: Phase

@@ -4,18 +4,24 @@ import NIOHTTP1
 import NIOPosix
 import NIOSSL
 import PVE2NixCore
+import PVE2NixAdapters
 import PVE2NixRuntime
 
 /// The Proxmox VE simulator: the fake cluster served over HTTPS on loopback at `/api2/json`, with
-/// API-token and ticket authentication, root-only calls refusing tokens, and the API's error shape.
-/// The live client talks to it exactly as to a real node.
+/// API-token and ticket authentication and the API's error shape. Paths are routed by the official
+/// schema; the caller (ticket user or token, with the token's privileges) travels with each
+/// request into the fake, which checks permissions, parameters and offline nodes. The live client
+/// talks to it exactly as to a real node.
 public final class ProxmoxSimulatorServer: Sendable {
     public struct Accounts: Sendable {
         public var tokens: [String: String]
         public var users: [String: String]
-        public init(tokens: [String: String] = [:], users: [String: String] = [:]) {
+        /// What every API token may do (nil: every privilege). Tickets are root's or the user's, with all.
+        public var tokenPrivileges: Set<String>?
+        public init(tokens: [String: String] = [:], users: [String: String] = [:], tokenPrivileges: Set<String>? = nil) {
             self.tokens = tokens
             self.users = users
+            self.tokenPrivileges = tokenPrivileges
         }
     }
 
@@ -34,6 +40,9 @@ public final class ProxmoxSimulatorServer: Sendable {
         let tls = TLSConfiguration.makeServerConfiguration(certificateChain: try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) },
                                                            privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
         let context = try NIOSSLContext(configuration: tls)
+        if let leaf = try NIOSSLCertificate.fromPEMFile(certificate).first, let pin = try? CertificateFingerprint(of: leaf) {
+            await cluster.setSSLFingerprint(pin.description)
+        }
         let router = SimulatorRouter(cluster: cluster, accounts: accounts)
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -87,20 +96,22 @@ public final class ProxmoxSimulatorServer: Sendable {
     }
 }
 
-/// Maps HTTP requests to catalogue requests and the fake cluster's answers to HTTP.
+/// Maps HTTP requests to the schema's paths (the catalogue's without a schema) and the fake
+/// cluster's answers to HTTP.
 actor SimulatorRouter {
     let cluster: FakeProxmoxCluster
     let accounts: ProxmoxSimulatorServer.Accounts
-    var tickets: [String: String] = [:]
+    /// Ticket → (CSRF token, user).
+    var tickets: [String: (csrf: String, user: String)] = [:]
 
     init(cluster: FakeProxmoxCluster, accounts: ProxmoxSimulatorServer.Accounts) {
         self.cluster = cluster
         self.accounts = accounts
     }
 
-    static let templates: [(method: String, template: String, rootOnly: Bool)] = {
+    static let templates: [(method: String, template: String)] = {
         var seen = Set<String>()
-        return ProxmoxRequest.catalogue.compactMap { r in seen.insert("\(r.method.rawValue) \(r.template)").inserted ? (r.method.rawValue, r.template, r.requiresTicket) : nil }
+        return ProxmoxRequest.catalogue.compactMap { r in seen.insert("\(r.method.rawValue) \(r.template)").inserted ? (r.method.rawValue, r.template) : nil }
     }()
 
     func handle(method: String, uri: String, headers: HTTPHeaders, body: String) async -> (HTTPResponseStatus, String) {
@@ -115,44 +126,53 @@ actor SimulatorRouter {
                 return Self.error(HTTPResponseStatus(statusCode: 401, reasonPhrase: "authentication failure"), "authentication failure")
             }
             let ticket = "PVE:\(user):\(UUID().uuidString)", csrf = UUID().uuidString
-            tickets[ticket] = csrf
+            tickets[ticket] = (csrf, user)
             return (.ok, JSONValue.object([("data", .object([("ticket", .string(ticket, line: 0)), ("CSRFPreventionToken", .string(csrf, line: 0)), ("username", .string(user, line: 0))], line: 0))], line: 0).serialized)
         }
-        guard let route = Self.templates.compactMap({ t -> (String, [String: String], Bool)? in
-            guard t.method == method, let captured = Self.match(t.template, path) else { return nil }
-            return (t.template, captured, t.rootOnly)
-        }).first else {
-            return Self.error(.notImplemented, "Method '\(method) \(path)' not implemented")
+        let schema = cluster.schema
+        let template: String, captured: [String: String]
+        if let schema {
+            guard case .found(let t, let c) = schema.route(method, path) else { return Self.error(.notImplemented, "Method '\(method) \(path)' not implemented") }
+            (template, captured) = (t, c)
+        } else {
+            guard let route = Self.templates.lazy.compactMap({ t -> (String, [String: String])? in
+                guard t.method == method, let c = Self.match(t.template, path) else { return nil }
+                return (t.template, c)
+            }).first else { return Self.error(.notImplemented, "Method '\(method) \(path)' not implemented") }
+            (template, captured) = route
         }
         // Authentication: a token, or a ticket cookie (with its CSRF token on writes).
-        var viaToken = false
+        let caller: ProxmoxCaller
         if let auth = headers.first(name: "Authorization"), auth.hasPrefix("PVEAPIToken=") {
             let value = auth.dropFirst("PVEAPIToken=".count)
             guard let eq = value.lastIndex(of: "="), accounts.tokens[String(value[..<eq])] == String(value[value.index(after: eq)...]) else {
                 return Self.error(HTTPResponseStatus(statusCode: 401, reasonPhrase: "invalid token value!"), "invalid token value!")
             }
-            viaToken = true
+            caller = ProxmoxCaller(userid: String(value[..<eq]), privileges: accounts.tokenPrivileges)
         } else if let cookie = headers.first(name: "Cookie"), let ticket = cookie.split(separator: ";").map({ $0.trimmingCharacters(in: .whitespaces) }).first(where: { $0.hasPrefix("PVEAuthCookie=") })?.dropFirst("PVEAuthCookie=".count),
-                  let csrf = tickets[String(ticket)] {
-            if method != "GET" && headers.first(name: "CSRFPreventionToken") != csrf {
+                  let session = tickets[String(ticket)] {
+            if method != "GET" && headers.first(name: "CSRFPreventionToken") != session.csrf {
                 return Self.error(HTTPResponseStatus(statusCode: 401, reasonPhrase: "Permission denied - invalid csrf token"), "Permission denied - invalid csrf token")
             }
+            caller = ProxmoxCaller(userid: session.user)
         } else {
             return Self.error(HTTPResponseStatus(statusCode: 401, reasonPhrase: "No ticket"), "No ticket")
         }
-        if route.2 && viaToken {
-            return Self.error(HTTPResponseStatus(statusCode: 403, reasonPhrase: "Permission check failed (user != root@pam)"), "Permission check failed (user != root@pam)")
+        var request = ProxmoxRequest(ProxmoxRequest.Method(rawValue: method)!, template)
+        if let spec = schema?.method(method, template) {
+            request.pathParameters = spec.typed(captured)
+            request.parameters = spec.typed(params)
+        } else {
+            for (k, v) in captured { request.pathParameters[k] = k == "vmid" ? Int(v).map(ProxmoxValue.integer) ?? .string(v) : .string(v) }
+            for (k, v) in params { request.parameters[k] = .string(v) }
         }
-        var request = ProxmoxRequest(ProxmoxRequest.Method(rawValue: method)!, route.0)
-        for (k, v) in route.1 { request.pathParameters[k] = k == "vmid" ? Int(v).map(ProxmoxValue.integer) ?? .string(v) : .string(v) }
-        for (k, v) in params { request.parameters[k] = .string(v) }
         do {
-            let data = try await cluster.send(request)
+            let data = try await cluster.send(request, as: caller)
             return (.ok, JSONValue.object([("data", data)], line: 0).serialized)
         } catch let e as ProxmoxAPIError {
             // As pveproxy's JSON formatter: the message travels only in the status line.
             var members: [(key: String, value: JSONValue)] = [("data", .null(line: 0))]
-            if !e.parameterErrors.isEmpty { members.append(("errors", .object(e.parameterErrors.map { ($0.key, .string($0.value, line: 0)) }, line: 0))) }
+            if !e.parameterErrors.isEmpty { members.append(("errors", .object(e.parameterErrors.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value, line: 0)) }, line: 0))) }
             return (Self.status(e.status, e.reason), JSONValue.object(members, line: 0).serialized)
         } catch {
             return Self.error(.internalServerError, "\(error)")

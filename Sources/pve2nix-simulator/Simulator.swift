@@ -10,10 +10,10 @@ struct PVE2NixSimulator: AsyncParsableCommand {
         commandName: "pve2nix-simulator",
         abstract: "A Proxmox VE API simulator over HTTPS on loopback, seeded from a capture bundle.",
         discussion: """
-        Serves /api2/json with the bundle's cluster: migrations, shutdowns, backups (vzdump), restores and removals are tasks that take time; guests lock while they move; HA guests move after their task; vzdump answers "OK" without a task for a guest not on the node; a restore under a VMID in use fails; requests fail without quorum or to offline nodes. Faults: a failing migration or task, a task that never ends, 503s, slow answers, an offline node, no quorum. The token secret and the password come from the environment: PVE2NIX_SIM_TOKEN_SECRET, PVE2NIX_SIM_PASSWORD.
+        Serves /api2/json with the bundle's cluster, strict where Proxmox VE is: paths, parameters (400) and privileges (403) are checked against the official API schema (../shared/proxmox, or --schema); anything routed to an offline node answers 595; migrations refuse what Proxmox refuses (a running VM without online, local devices, local disks live without with-local-disks, a local ISO, CT bind mounts, a running CT without restart, locks). Migrations, shutdowns, backups, restores and removals are tasks that take time (--time-scale); vzdump runs one at a time per node; an HA manager carries out HA guests' migrations and moves them back to their highest-priority node when failback is on. The token secret and the password come from the environment: PVE2NIX_SIM_TOKEN_SECRET, PVE2NIX_SIM_PASSWORD.
 
         Example:
-          PVE2NIX_SIM_TOKEN_SECRET=sim-secret pve2nix-simulator --site Examples/villa --cert server.pem --key server.key --port 8006 --token-id 'pve2nix@pve!drain'
+          PVE2NIX_SIM_TOKEN_SECRET=sim-secret pve2nix-simulator --site Examples/villa --cert server.pem --key server.key --port 8006 --token-id 'pve2nix@pve!drain' --time-scale 0.01
         """
     )
 
@@ -27,17 +27,40 @@ struct PVE2NixSimulator: AsyncParsableCommand {
     @Option(help: "Make the migration task of this guest never end.") var neverFinish: [Int] = []
     @Option(help: "Take this node offline.") var offline: [String] = []
     @Flag(help: "Start without quorum.") var noQuorum = false
+    @Flag(help: "Seed the cluster as the operator leaves it before a drain: passthrough taken off, local ISOs ejected, NAS bind mounts marked shared (the plan's action blockers done).")
+    var operatorPrepared = false
     @Option(help: "Answer this many reads with 503 first.") var flakyReads: Int = 0
     @Option(help: ArgumentHelp("Make the next task of this type for this guest fail, e.g. vzrestore:105 or vzdump:* .", valueName: "type:vmid")) var failTask: [String] = []
     @Option(help: ArgumentHelp("Make the next task of this type for this guest end with 'WARNINGS: 1' (a success), e.g. vzmigrate:101.", valueName: "type:vmid")) var warnTask: [String] = []
     @Option(help: "Answer this many requests late (see --answer-delay).") var slowAnswers: Int = 0
     @Option(help: "Seconds a slow answer takes.") var answerDelay: Double = 40
+    @Option(help: ArgumentHelp("The Proxmox VE API schema to answer by (default: ../shared/proxmox/pve-api-schema-<version>.json next to the package).", valueName: "file"))
+    var schema: String?
+    @Option(help: ArgumentHelp("The Proxmox VE release to simulate: 9.1 (HA rules) or 8.3 (HA groups).", valueName: "version")) var schemaVersion = "9.1"
+    @Option(help: ArgumentHelp("Time tasks by the wall clock: a task lasts its work's seconds (from the guest's memory and disks) times this; without it a task lasts two requests.", valueName: "factor"))
+    var timeScale: Double?
+    @Option(help: ArgumentHelp("The privileges the API token holds, comma-separated (default: all), e.g. VM.Migrate,VM.Audit,Sys.Audit.", valueName: "list"))
+    var tokenPrivileges: String?
     @Flag(help: "Also stand in for the services site.toml's probes reach (their addresses must exist here, e.g. on loopback in a network namespace).")
     var standInServices = false
 
+    func validate() throws {
+        if let timeScale, !(timeScale > 0 && timeScale.isFinite) { throw ValidationError("--time-scale must be a positive number, e.g. 0.01") }
+        if schema == nil && !["9.1", "8.3"].contains(schemaVersion) { throw ValidationError("--schema-version is 9.1 or 8.3 (or pass --schema FILE)") }
+    }
+
     func run() async throws {
-        let bundle = SiteLoader(tree: LocalFileTree(root: URL(fileURLWithPath: site))).load()
-        let cluster = FakeProxmoxCluster(site: bundle)
+        let local = LocalFileTree(root: URL(fileURLWithPath: site))
+        let tree: any FileTree = operatorPrepared ? OperatorPreparedTree(local) : local
+        let bundle = SiteLoader(tree: tree).load()
+        let api: ProxmoxSchema
+        do {
+            api = try ProxmoxSchema.load(schema.map { URL(fileURLWithPath: $0) } ?? ProxmoxSchema.file(release: schemaVersion))
+        } catch {
+            throw ValidationError(error.localizedDescription)
+        }
+        let cluster = FakeProxmoxCluster(site: bundle, bundle: tree, schema: api)
+        await cluster.setTimeScale(timeScale)
         for id in failMigration { await cluster.failMigration(VMID(id), with: "migration aborted (simulated)") }
         for id in neverFinish { await cluster.neverFinish(VMID(id)) }
         for n in offline { await cluster.setOnline(NodeName(n), false) }
@@ -59,6 +82,7 @@ struct PVE2NixSimulator: AsyncParsableCommand {
         await cluster.slowDown(slowAnswers, by: .milliseconds(Int(answerDelay * 1000)))
         let env = ProcessInfo.processInfo.environment
         var accounts = ProxmoxSimulatorServer.Accounts()
+        accounts.tokenPrivileges = tokenPrivileges.map { Set($0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }) }
         if let id = tokenID, let secret = env["PVE2NIX_SIM_TOKEN_SECRET"] { accounts.tokens[id] = secret }
         if let password = env["PVE2NIX_SIM_PASSWORD"] { accounts.users[user] = password }
         var standIns: [StandInHTTPServer] = []
@@ -75,7 +99,7 @@ struct PVE2NixSimulator: AsyncParsableCommand {
             FileHandle.standardOutput.write(Data("pve2nix-simulator: standing in for \(endpoints.map { "\($0.host):\($0.port)" }.joined(separator: ", "))\n".utf8))
         }
         let server = try await ProxmoxSimulatorServer.start(cluster: cluster, certificate: cert, key: key, accounts: accounts, port: port)
-        FileHandle.standardOutput.write(Data("pve2nix-simulator: serving \(bundle.cluster?.name ?? "cluster") on https://127.0.0.1:\(server.port)\n".utf8))
+        FileHandle.standardOutput.write(Data("pve2nix-simulator: serving \(bundle.cluster?.name ?? "cluster") (Proxmox VE \(api.release) API) on https://127.0.0.1:\(server.port)\n".utf8))
         while true { try await Task.sleep(for: .seconds(3600)); _ = standIns }
     }
 }

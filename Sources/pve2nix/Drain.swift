@@ -124,6 +124,10 @@ extension PVE2Nix {
             executor.limits.haTimeout = .milliseconds(Int(haTimeout * 1000))
             executor.limits.concurrency = concurrency
             if noHealthChecks { executor.probeCount = { _ in nil } } else { executor.probe(site.intent.probes) }
+            // The node's notes say a drain is under way, so that a pve2nix elsewhere stops.
+            let user = ProcessInfo.processInfo.environment["USER"] ?? "root"
+            executor.marker = DrainMarker(owner: "\(user)@\(ProcessInfo.processInfo.hostName) (journal \(URL(fileURLWithPath: journalPath).standardizedFileURL.path))",
+                                          since: ISO8601DateFormatter().string(from: Date()))
             let total = plan.drain.moves.count
             let counter = ProgressCounter()
             // Progress goes out line by line, unbuffered, even through a pipe; with --json it goes to
@@ -140,6 +144,7 @@ extension PVE2Nix {
                 case .checked(_, let what): say("      \(what)")
                 case .skipped(let id, let why): say("[\(counter.next())/\(total)] \(id): \(why)")
                 case .left(let id, let why): say("[\(counter.next())/\(total)] \(id) stays: \(why)")
+                case .remaining(let id, let why): say("      still on \(node): \(id): \(why)")
                 case .attention(let id, let what): FileHandle.standardError.write(Data("pve2nix: ATTENTION \(id): \(what)\n".utf8))
                 }
             }

@@ -40,15 +40,18 @@ extension PVE2Nix {
             }
             let history = try store.history()
             var latest: [VMID: DrainRecord] = [:]
-            for h in history { latest[h.record.vmid] = h.record }
+            // VMID 0 carries records about the node itself (its marker), not a guest.
+            for h in history where h.record.vmid.rawValue != 0 { latest[h.record.vmid] = h.record }
+            let marker = history.last { $0.record.step == .marker }?.record.detail
             if json {
                 struct Entry: Encodable { var at: Date; var record: DrainRecord }
-                struct Report: Encodable { var node: String; var journal: String; var schema: String; var guests: [DrainRecord]; var history: [Entry] }
-                print(try JSONOutput.encode(Report(node: node, journal: path, schema: try store.schemaVersions().last ?? "",
+                struct Report: Encodable { var node: String; var journal: String; var schema: String; var marker: String?; var guests: [DrainRecord]; var history: [Entry] }
+                print(try JSONOutput.encode(Report(node: node, journal: path, schema: try store.schemaVersions().last ?? "", marker: marker,
                                                    guests: latest.values.sorted { $0.vmid < $1.vmid }, history: history.map { Entry(at: $0.at, record: $0.record) })))
                 return
             }
             print("Drain journal of \(node): \(path) (schema \(try store.schemaVersions().last ?? "?"), \(history.count) records)")
+            if let marker { print("  node notes: \(marker)") }
             func pad(_ s: String, _ n: Int) -> String { s.padding(toLength: max(n, s.count), withPad: " ", startingAt: 0) }
             print("  \(pad("VMID", 6)) \(pad("STEP", 9)) \(pad("PHASE", 10)) \(pad("TARGET", 14)) DETAIL")
             for r in latest.values.sorted(by: { $0.vmid < $1.vmid }) {

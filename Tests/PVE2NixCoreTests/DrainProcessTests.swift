@@ -50,7 +50,7 @@ nonisolated(unsafe) var lastErrors = ""
         defer { try? FileManager.default.removeItem(at: pki.dir) }
         var k = 1
         while true {
-            let cluster = FakeProxmoxCluster(site: LiveClientSimulatorTests.site)
+            let cluster = DrainExecutorTests.cluster()
             let server = try await ProxmoxSimulatorServer.start(cluster: cluster, certificate: pki.cert, key: pki.key, accounts: LiveClientSimulatorTests.accounts)
             let journal = pki.dir.appendingPathComponent("journal-\(k).sqlite").path
             let port = server.port, step = k

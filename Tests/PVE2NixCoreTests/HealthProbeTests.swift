@@ -65,7 +65,7 @@ extension HealthProbeTests {
         let site = SiteLoader(tree: InMemoryFileTree(files)).load()
         #expect(site.intent.probes.allSatisfy { $0.target.contains("127.0.0.1") || $0.via?.contains("127.0.0.1") == true }, "\(site.intent.probes)")
         let plan = Planner(site: site).plan(node: "villa-pve-01")
-        let cluster = FakeProxmoxCluster(site: site)
+        let cluster = DrainExecutorTests.cluster()
         let journal = InMemoryDrainJournal()
         var executor = DrainExecutor(api: cluster, journal: journal, clock: ImmediateClock())
         executor.limits.taskTimeout = .seconds(120)

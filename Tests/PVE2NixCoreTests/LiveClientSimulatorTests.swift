@@ -36,10 +36,11 @@ import Testing
     static let site = Fixtures.loadSite(Fixtures.villa)
     static let accounts = ProxmoxSimulatorServer.Accounts(tokens: ["pve2nix@pve!drain": "token-secret-123"], users: ["root@pam": "root-password-456"])
 
-    static func withSimulator(_ body: (FakeProxmoxCluster, ProxmoxSimulatorServer, TestPKI) async throws -> Void) async throws {
+    static func withSimulator(prepared: Bool = true, _ body: (FakeProxmoxCluster, ProxmoxSimulatorServer, TestPKI) async throws -> Void) async throws {
         let pki = try makePKI()
         defer { try? FileManager.default.removeItem(at: pki.dir) }
-        let cluster = FakeProxmoxCluster(site: site)
+        // As the operator leaves it before a drain; a capture only reads, the same either way but for the fixed configs.
+        let cluster = prepared ? DrainExecutorTests.cluster() : FakeProxmoxCluster(site: site, bundle: LocalFileTree(root: Fixtures.villa))
         let server = try await ProxmoxSimulatorServer.start(cluster: cluster, certificate: pki.cert, key: pki.key, accounts: accounts)
         do {
             try await body(cluster, server, pki)
@@ -203,7 +204,7 @@ import Testing
     }
 
     @Test func captureThroughTheAPIPlansTheSame() async throws {
-        try await Self.withSimulator { _, server, pki in
+        try await Self.withSimulator(prepared: false) { _, server, pki in
             let client = try LiveProxmoxClient(endpoint: Self.endpoint(server), credentials: .token(id: "pve2nix@pve!drain", secret: "token-secret-123"), trust: .caFile(pki.ca))
             let (captured, notes) = try await SiteCapturer(api: client).capture(capturedAt: "2026-11-27T00:00:00Z", endpoint: "test")
             try await client.shutdown()

@@ -36,7 +36,7 @@ import Testing
         FileManager.default.createFile(atPath: log.path, contents: nil)
         let process = Process()
         process.executableURL = binary
-        process.arguments = ["--site", Fixtures.villa.path, "--cert", pki.cert, "--key", pki.key, "--port", "0", "--token-id", "pve2nix@pve!drain"] + faults
+        process.arguments = ["--site", Fixtures.villa.path, "--operator-prepared", "--cert", pki.cert, "--key", pki.key, "--port", "0", "--token-id", "pve2nix@pve!drain"] + faults
         process.environment = ["PVE2NIX_SIM_TOKEN_SECRET": "token-secret-123"]
         process.standardOutput = try FileHandle(forWritingTo: log)
         process.standardError = FileHandle.nullDevice
@@ -207,7 +207,7 @@ extension SimulatorProcessTests {
             ip link set lo up
             for a in \(addresses.joined(separator: " ")); do ip addr add $a/32 dev lo; done
             PVE2NIX_SIM_TOKEN_SECRET=token-secret-123 '\(simulator.path)' --site '\(Fixtures.villa.path)' --cert '\(pki.cert)' --key '\(pki.key)' \
-                --port 18006 --token-id 'pve2nix@pve!drain' --stand-in-services > '\(pki.dir.path)/sim.log' 2>&1 &
+                --port 18006 --token-id 'pve2nix@pve!drain' --stand-in-services --operator-prepared > '\(pki.dir.path)/sim.log' 2>&1 &
             sim=$!
             trap 'kill $sim 2>/dev/null' EXIT
             i=0; until grep -q serving '\(pki.dir.path)/sim.log'; do i=$((i+1)); [ $i -gt 200 ] && { cat '\(pki.dir.path)/sim.log'; exit 3; }; sleep 0.05; done

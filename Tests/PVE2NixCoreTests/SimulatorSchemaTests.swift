@@ -1,4 +1,5 @@
 import Foundation
+import PVE2NixAdapters
 import PVE2NixCore
 import PVE2NixRuntime
 import PVE2NixTesting
@@ -26,6 +27,8 @@ import Testing
             for (i, item) in items.enumerated() { out += violations(item, schema["items"], at: "\(path)[\(i)]") }
         case "string":
             if value.stringValue == nil || value.isNull { out.append("\(path): expected a string") }
+        case "null":
+            if !value.isNull { out.append("\(path): expected null") }
         case "integer", "number":
             if value.doubleValue == nil { out.append("\(path): expected a number") }
         case "boolean":
@@ -33,7 +36,21 @@ import Testing
         default:
             break
         }
+        if let allowed = schema["enum"]?.arrayValue?.compactMap(\.stringValue), !allowed.isEmpty, let text = value.stringValue, !allowed.contains(text) {
+            out.append("\(path): '\(text)' is not one of \(allowed)")
+        }
         return out
+    }
+
+    /// Sends `request` and checks its answer against the schema's `returns` for it.
+    @discardableResult
+    static func check(_ cluster: FakeProxmoxCluster, _ schema: [String: JSONValue], _ request: ProxmoxRequest) async throws -> JSONValue {
+        let answer = try await cluster.send(request)
+        let returns = schema[request.template]?["info"]?[request.method.rawValue]?["returns"]
+        #expect(returns != nil, "\(request.template) has no returns in the schema")
+        let problems = violations(answer, returns, at: "\(request.method.rawValue) \(request.template)")
+        #expect(problems.isEmpty, "\(problems)")
+        return answer
     }
 
     @Test func answersMatchTheSchemaReturns() async throws {
@@ -108,5 +125,36 @@ import Testing
         #expect(await cluster.guests[id] == nil)
         // A running guest is never destroyed.
         await #expect(throws: ProxmoxAPIError.self) { _ = try await cluster.send(.deleteGuest(.lxc, node: target, vmid: copy)) }
+    }
+
+    /// The reads a client or an operator uses, and the HA and node-config writes, answer in the schema's shape.
+    @Test(arguments: ["9.1", "8.3"]) func operatorReadsMatchTheSchemaReturns(_ release: String) async throws {
+        let schema = try ProxmoxSchemaTests.load("pve-api-schema-\(release).json")
+        let api = try #require(ProxmoxSchema.bundled(release))
+        let cluster = FakeProxmoxCluster(site: Fixtures.loadSite(Fixtures.villa), bundle: LocalFileTree(root: Fixtures.villa), schema: api)
+        let one = NodeName("villa-pve-01")
+        let node: [String: ProxmoxValue] = ["node": .string(one.rawValue)]
+        func guest(_ id: Int) -> [String: ProxmoxValue] { ["node": .string(one.rawValue), "vmid": .integer(id)] }
+        let upid = try #require(try await Self.check(cluster, schema, .migrateCT(node: one, vmid: VMID(101), target: "villa-pve-03", restart: true)).stringValue)
+        let ha = try #require(try await Self.check(cluster, schema, .migrateCT(node: one, vmid: VMID(102), target: "villa-pve-02", restart: true)).stringValue)
+        try await Self.settle(cluster)
+        var requests: [ProxmoxRequest] = [
+            .init(.get, "/version"), .nodes(), .clusterResources(), .init(.get, "/cluster/resources"), .haStatus(), .haResources(), .haGroups(),
+            .init(.get, "/nodes/{node}/qemu", path: node), .init(.get, "/nodes/{node}/lxc", path: node),
+            .init(.get, "/nodes/{node}/qemu/{vmid}/status/current", path: guest(122)), .init(.get, "/nodes/{node}/lxc/{vmid}/status/current", path: guest(103)),
+            .init(.get, "/nodes/{node}/tasks", path: node, parameters: ["source": .string("all")]),
+            .init(.get, "/nodes/{node}/tasks/{upid}/log", path: node.merging(["upid": .string(upid)]) { a, _ in a }),
+            .init(.get, "/nodes/{node}/tasks/{upid}/log", path: node.merging(["upid": .string(ha)]) { a, _ in a }),
+            .taskStatus(node: one, upid: upid), .migratePrecondition(node: one, vmid: VMID(121), target: "villa-pve-02"),
+            .init(.get, "/nodes/{node}/config", path: node), .init(.put, "/nodes/{node}/config", path: node, parameters: ["description": .string("drained")]),
+            .init(.put, "/nodes/{node}/qemu/{vmid}/config", path: guest(121), parameters: ["ide2": .string("none,media=cdrom")]),
+            .init(.get, "/cluster/ha/resources/{sid}", path: ["sid": .string("ct:102")]),
+            .init(.put, "/cluster/ha/resources/{sid}", path: ["sid": .string("ct:102")], parameters: ["max_restart": .integer(2)]),
+        ]
+        if release == "9.1" {
+            requests += [.haRules(), .init(.get, "/cluster/ha/rules/{rule}", path: ["rule": .string("dns-prefers-01")]),
+                         .init(.put, "/cluster/ha/rules/{rule}", path: ["rule": .string("dns-prefers-01")], parameters: ["type": .string("node-affinity"), "strict": .boolean(true)])]
+        }
+        for request in requests { try await Self.check(cluster, schema, request) }
     }
 }

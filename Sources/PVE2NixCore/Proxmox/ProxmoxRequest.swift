@@ -111,6 +111,30 @@ extension ProxmoxRequest {
         return r
     }
 
+    /// Changes a node-affinity rule's nodes (`node[:priority]` entries); PVE 9.
+    public static func updateHARule(_ rule: String, nodes: String) -> Self {
+        var r = ProxmoxRequest(.put, "/cluster/ha/rules/{rule}", path: ["rule": .string(rule)],
+                               parameters: ["type": .string("node-affinity"), "nodes": .string(nodes)])
+        r.since = 9
+        return r
+    }
+
+    /// Changes an HA group's nodes (`node[:priority]` entries); PVE 8 and older.
+    public static func updateHAGroup(_ group: String, nodes: String) -> Self {
+        .init(.put, "/cluster/ha/groups/{group}", path: ["group": .string(group)], parameters: ["nodes": .string(nodes)])
+    }
+
+    /// A node's configuration, including its `description` (the notes in the GUI).
+    public static func nodeConfig(_ node: NodeName) -> Self { .init(.get, "/nodes/{node}/config", path: ["node": .string(node.rawValue)]) }
+
+    /// Sets a node's `description`; an empty one is deleted.
+    /// With `digest`, Proxmox refuses the change when the config changed since it was read.
+    public static func setNodeDescription(_ node: NodeName, _ description: String, digest: String? = nil) -> Self {
+        var p: [String: ProxmoxValue] = description.isEmpty ? ["delete": .string("description")] : ["description": .string(description)]
+        if let digest { p["digest"] = .string(digest) }
+        return .init(.put, "/nodes/{node}/config", path: ["node": .string(node.rawValue)], parameters: p)
+    }
+
     /// The VM migration precondition: allowed nodes, local disks and resources.
     public static func migratePrecondition(node: NodeName, vmid: VMID, target: NodeName) -> Self {
         .init(.get, "/nodes/{node}/qemu/{vmid}/migrate", path: ["node": .string(node.rawValue), "vmid": .integer(vmid.rawValue)], parameters: ["target": .string(target.rawValue)])
@@ -215,6 +239,8 @@ extension ProxmoxRequest {
             deleteGuest(.qemu, node: n, vmid: id), deleteGuest(.lxc, node: n, vmid: id),
             taskStatus(node: n, upid: "UPID:pve1:00001234:00ABCDEF:6745A1B2:qmigrate:100:root@pam:"),
             storageContent(node: n, storage: "backup", vmid: id), removeClusterNode(n), ticket(username: "root@pam", password: "secret"),
+            updateHARule("dns-prefers-pve1", nodes: "pve2:2,pve3"), updateHAGroup("prefer-pve1", nodes: "pve2"),
+            nodeConfig(n), setNodeDescription(n, "notes", digest: "0123456789abcdef0123456789abcdef01234567"), setNodeDescription(n, ""),
         ]
     }
 }
