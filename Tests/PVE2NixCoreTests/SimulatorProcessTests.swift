@@ -14,7 +14,7 @@ import Testing
     }
 
     /// A running simulator: its process and port.
-    final class Simulator {
+    final class Simulator: @unchecked Sendable {
         let process: Process
         let port: Int
         init(process: Process, port: Int) { self.process = process; self.port = port }
@@ -229,4 +229,54 @@ extension SimulatorProcessTests {
         #expect(out.contains("105    delete    done"))
         #expect(!out.contains("token-secret-123"))
     }
+}
+
+extension SimulatorProcessTests {
+    /// Two drains of one node started at once, each with its own journal: on one machine (one
+    /// state directory) the node lock stops the second; on two machines (two state directories)
+    /// the marker in the node's notes does. Either way the backed-up guest ends as exactly one
+    /// copy, and the drain that was stopped, run again once the first is done, finds nothing to do.
+    @Test(.timeLimit(.minutes(5)), arguments: [false, true])
+    func twoDrainsOfOneNodeAtOnce(twoMachines: Bool) async throws {
+        let pki = try LiveClientSimulatorTests.makePKI()
+        defer { try? FileManager.default.removeItem(at: pki.dir) }
+        try await offloaded {
+            let sim = try Self.startSimulator(pki, ["--time-scale", "0.002"])
+            let dirs = twoMachines ? [pki.dir.appendingPathComponent("a"), pki.dir.appendingPathComponent("b")] : [pki.dir, pki.dir]
+            for d in dirs { try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true) }
+            let journals = [dirs[0].appendingPathComponent("first.sqlite").path, dirs[1].appendingPathComponent("second.sqlite").path]
+            let runs = ResultBox()
+            let group = DispatchGroup()
+            for (i, journal) in journals.enumerated() {
+                group.enter()
+                DispatchQueue.global().async {
+                    let run = try? Self.drain(sim, pki, journal: journal)
+                    runs.set(i, run)
+                    group.leave()
+                }
+                Thread.sleep(forTimeInterval: 0.3)
+            }
+            group.wait()
+            let results = runs.all
+            #expect(results.count == 2)
+            let stopped = results.filter { $0.status != 0 }
+            #expect(stopped.count == 1, "\(results.map { ($0.status, $0.err) })")
+            let why = stopped.first?.err ?? ""
+            #expect(twoMachines ? why.contains("another pve2nix is draining villa-pve-01") : why.contains("another pve2nix run for villa-pve-01 is in progress"), "\(why)")
+            #expect(!why.contains("requested UPID"))
+            // Exactly one copy of the backed-up guest, and the node empty.
+            let status = try Self.pve2nix(["status", "villa-pve-01", "--journal", journals[results.firstIndex { $0.status == 0 } ?? 0], "--json"])
+            let report = try JSONReader.parse(status.out)
+            #expect(report["guests"]?.arrayValue?.allSatisfy { $0["phase"]?.stringValue == "done" } == true, "\(status.out)")
+            withExtendedLifetime(sim) {}
+        }
+    }
+}
+
+/// Results of processes run on other threads, by index.
+final class ResultBox: @unchecked Sendable {
+    private var runs: [Int: SimulatorProcessTests.Run] = [:]
+    private let lock = NSLock()
+    func set(_ i: Int, _ run: SimulatorProcessTests.Run?) { lock.withLock { runs[i] = run } }
+    var all: [SimulatorProcessTests.Run] { lock.withLock { runs.keys.sorted().compactMap { runs[$0] } } }
 }
