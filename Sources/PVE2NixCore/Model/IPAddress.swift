@@ -34,7 +34,8 @@ public struct CIDRAddress: Sendable, Hashable, Codable, CustomStringConvertible 
 
     /// Whether `other` (an IPv4 host) lies inside this address's network.
     public func contains(_ other: String) -> Bool {
-        guard family == .inet, let a = IPv4.parse(address), let b = IPv4.parse(other) else { return false }
+        // A decoded plan may carry any prefix; only 0-32 make a mask.
+        guard family == .inet, (0...32).contains(prefixLength), let a = IPv4.parse(address), let b = IPv4.parse(other) else { return false }
         let mask: UInt32 = prefixLength == 0 ? 0 : ~UInt32(0) << (32 - UInt32(prefixLength))
         return a & mask == b & mask
     }

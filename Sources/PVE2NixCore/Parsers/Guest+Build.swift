@@ -7,7 +7,7 @@ extension Guest {
         let file = config?.file
         let section = config?.current ?? ConfigSection(name: "", entries: [], line: 1)
         let kind = config?.kind ?? resource?.kind ?? .qemu
-        let vmid = config?.vmid ?? resource!.vmid
+        let vmid = config?.vmid ?? resource?.vmid ?? VMID(0)
 
         var nics: [GuestNIC] = []
         for entry in section.indexed("net") {
@@ -42,7 +42,15 @@ extension Guest {
         func volume(_ entry: ConfigEntry) {
             let p = PropertyString(entry.value)
             let source = VolumeSource(p.defaultValue ?? p["volume"] ?? p["file"] ?? "")
-            volumes.append(GuestVolume(key: entry.key, source: source, mountPath: p["mp"], sizeBytes: p["size"].flatMap(ByteFormat.parseProxmoxSize),
+            var size: Int64? = nil
+            if let text = p["size"] {
+                size = ByteFormat.parseProxmoxSize(text)
+                if size.map({ !InputLimits.diskBytes.contains($0) }) ?? true {
+                    diagnostics.append(.error(file, entry.line, "\(entry.key): size=\(text.prefix(40)) is not a size like 32G of at most 1 EiB: the config is damaged. Fix the line or capture the config again."))
+                    size = nil
+                }
+            }
+            volumes.append(GuestVolume(key: entry.key, source: source, mountPath: p["mp"], sizeBytes: size,
                                        isCDROM: p["media"] == "cdrom", markedShared: p.flag("shared"), readOnly: p.flag("ro"), line: entry.line))
         }
         if kind == .lxc {
@@ -71,20 +79,31 @@ extension Guest {
             for entry in section.indexed("virtiofs") { devices.append(GuestDevice(kind: .virtiofs, key: entry.key, value: entry.value, line: entry.line)) }
         }
 
-        func int(_ key: String) -> Int? {
+        func int(_ key: String, in range: ClosedRange<Int>, _ what: String) -> Int? {
             guard let e = section.entry(key) else { return nil }
             guard let n = Int(e.value) else {
-                diagnostics.append(.error(file, e.line, "\(key): '\(e.value)' is not a whole number"))
+                diagnostics.append(.error(file, e.line, "\(key): '\(e.value.prefix(40))' is not a whole number of \(what) (\(range.spelled))"))
+                return nil
+            }
+            guard range.contains(n) else {
+                diagnostics.append(.error(file, e.line, "\(key): \(n) is outside \(range.spelled) \(what): the config is damaged. Fix the line or capture the config again."))
                 return nil
             }
             return n
         }
-        let memoryMiB = int("memory").map { Int64($0) * ByteFormat.mebibyte }
+        // At most 2^30 MiB, so the product stays far inside Int64.
+        let memoryMiB = int("memory", in: InputLimits.guestMemoryMiB, "MiB").map { Int64($0) * ByteFormat.mebibyte }
         let vcpus: Int
         if kind == .qemu {
-            vcpus = int("vcpus") ?? ((int("cores") ?? 1) * (int("sockets") ?? 1))
+            let cores = int("cores", in: InputLimits.cpus, "cores"), sockets = int("sockets", in: InputLimits.cpus, "sockets")
+            var total = (cores ?? 1) * (sockets ?? 1)
+            if total > InputLimits.cpus.upperBound, let e = section.entry("cores") {
+                diagnostics.append(.error(file, e.line, "cores x sockets is \(total) vCPUs, more than \(InputLimits.cpus.upperBound): the config is damaged. Fix the line or capture the config again."))
+                total = 1
+            }
+            vcpus = int("vcpus", in: InputLimits.cpus, "vCPUs") ?? total
         } else {
-            vcpus = int("cores") ?? Int(resource?.maxCPU ?? 0)
+            vcpus = int("cores", in: InputLimits.cpus, "cores") ?? Self.wholeCPUs(resource?.maxCPU ?? 0)
         }
         let template = (section["template"] == "1") || (resource?.template ?? false)
         let name = section[kind == .qemu ? "name" : "hostname"] ?? resource?.name ?? "\(vmid)"
@@ -95,13 +114,22 @@ extension Guest {
             vmid: vmid, kind: kind, name: name, node: node,
             status: resource?.status ?? "unknown", template: template,
             memoryBytes: memoryMiB ?? resource?.maxMemoryBytes ?? (kind == .qemu ? 512 : 512) * ByteFormat.mebibyte,
-            vcpus: max(vcpus, resource.map { Int($0.maxCPU.rounded(.up)) } ?? 1, 1),
+            vcpus: max(vcpus, resource.map { Self.wholeCPUs($0.maxCPU) } ?? 1, 1),
             ostype: section["ostype"], nameservers: (section["nameserver"] ?? "").splitOnWhitespace().filter { !$0.isEmpty }, nics: nics, volumes: volumes, devices: devices,
             pendingKeys: config?.pending?.entries.map(\.key) ?? [],
             snapshots: config?.snapshots.map(\.name) ?? [],
             lock: section["lock"] ?? resource?.lock, haState: resource?.haState, tags: resource?.tags ?? [],
             description: config?.description ?? "", file: file)
         return (guest, diagnostics)
+    }
+}
+
+extension Guest {
+    /// The API's `maxcpu` (fractional with a CPU limit) as whole CPUs; 0 when it is no CPU count,
+    /// which the decoder has already reported.
+    static func wholeCPUs(_ value: Double) -> Int {
+        guard value.isFinite, value > 0, value <= Double(InputLimits.cpus.upperBound) else { return 0 }
+        return Int(value.rounded(.up))
     }
 }
 

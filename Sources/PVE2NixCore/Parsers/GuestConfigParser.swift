@@ -40,11 +40,11 @@ public struct GuestConfigFile: Sendable, Hashable, Codable {
 /// Reads Proxmox guest configs. Raw `lxc.*` keys may use `:` or `=`.
 public enum GuestConfigParser {
     public static func parse(_ text: String, kind: GuestKind, vmid: VMID, file: String) -> GuestConfigFile {
-        var diagnostics: [Diagnostic] = []
+        var diagnostics: [Diagnostic] = TextChecks.binaryContent(text, file: file).map { [$0] } ?? []
         var descriptionLines: [String] = []
         var sections: [ConfigSection] = [ConfigSection(name: "", entries: [], line: 1)]
         var lineNumber = 0
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        for rawLine in TextChecks.lines(text) {
             lineNumber += 1
             let line = String(rawLine).trimmingWhitespace()
             if line.isEmpty { continue }
@@ -55,7 +55,7 @@ public enum GuestConfigParser {
             }
             if line.hasPrefix("[") {
                 guard line.hasSuffix("]"), line.count > 2 else {
-                    diagnostics.append(.error(file, lineNumber, "section header '\(line)' is not closed with ']'"))
+                    diagnostics.append(.error(file, lineNumber, "section header '\(line.prefix(80))' is not closed with ']'"))
                     continue
                 }
                 sections.append(ConfigSection(name: String(line.dropFirst().dropLast()), entries: [], line: lineNumber))
@@ -68,14 +68,18 @@ public enum GuestConfigParser {
                 separatorIndex = line.firstIndex(of: ":")
             }
             guard let sep = separatorIndex else {
-                diagnostics.append(.error(file, lineNumber, "'\(line)' is not a 'key: value' line"))
+                diagnostics.append(.error(file, lineNumber, "'\(line.prefix(80))' is not a 'key: value' line"))
                 continue
             }
             let key = String(line[..<sep]).trimmingWhitespace()
             let value = String(line[line.index(after: sep)...]).trimmingWhitespace()
             guard !key.isEmpty, key.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }) else {
-                diagnostics.append(.error(file, lineNumber, "'\(key)' is not a valid config key"))
+                diagnostics.append(.error(file, lineNumber, "'\(key.prefix(80))' is not a valid config key"))
                 continue
+            }
+            // Raw `lxc.*` keys repeat by design (one `lxc.mount.entry` per mount).
+            if !key.hasPrefix("lxc."), let earlier = sections[sections.count - 1].entry(key) {
+                diagnostics.append(.warning(file, lineNumber, "'\(key)' is set again (first on line \(earlier.line)); Proxmox uses the last one. Remove one of them."))
             }
             sections[sections.count - 1].entries.append(ConfigEntry(key: key, value: value, line: lineNumber))
         }

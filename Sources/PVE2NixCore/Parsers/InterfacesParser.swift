@@ -77,6 +77,9 @@ public typealias InterfacesSourceResolver = @Sendable (_ pattern: String) -> [(p
 public struct InterfacesParser: Sendable {
     public var resolveSource: InterfacesSourceResolver
     public var maxSourceDepth = 8
+    /// Files read in all, counting a file each time it is sourced: a glob sourced from every file it
+    /// matches must not multiply into millions of reads.
+    public var maxFilesRead = 256
 
     public init(resolveSource: @escaping InterfacesSourceResolver = { _ in [] }) {
         self.resolveSource = resolveSource
@@ -95,6 +98,9 @@ public struct InterfacesParser: Sendable {
         var classes: [String: [String]] = [:]
         var filesRead: [String] = []
         var diagnostics: [Diagnostic] = []
+        /// The files being read, outermost first, to catch a file that sources itself.
+        var reading: [String] = []
+        var reportedBudget = false
     }
 
     /// `source-directory` is a keyword for Debian's ifupdown and Proxmox's ifupdown2 fork, but not for
@@ -107,6 +113,10 @@ public struct InterfacesParser: Sendable {
 
     private func read(_ contents: String, file: String, depth: Int, into state: inout ParseState) {
         state.filesRead.append(file)
+        state.reading.append(file)
+        defer { state.reading.removeLast() }
+        if let binary = TextChecks.binaryContent(contents, file: file) { state.diagnostics.append(binary) }
+        if let empty = TextChecks.emptiness(contents, file: file, what: "it defines no interfaces") { state.diagnostics.append(empty) }
         let lines = LogicalLines.split(contents)
         var index = 0
         while index < lines.count {
@@ -116,7 +126,7 @@ public struct InterfacesParser: Sendable {
             let words = text.splitOnWhitespace()
             guard let keyword = words.first, Self.isKeyword(keyword) else {
                 state.diagnostics.append(.error(file, lineNumber,
-                    "'\(text)' is outside any iface stanza; ifupdown2 ignores it. Indent it under the stanza it belongs to, or remove it."))
+                    "'\(text.prefix(80))' is outside any iface stanza; ifupdown2 ignores it. Indent it under the stanza it belongs to, or remove it."))
                 continue
             }
             switch keyword {
@@ -178,6 +188,19 @@ public struct InterfacesParser: Sendable {
                 "'source \(pattern)' names a file that is not in the capture; copy it into the bundle (interfaces.d/) or the plan misses its interfaces."))
         }
         for source in found {
+            if state.reading.contains(source.path) {
+                state.diagnostics.append(.error(file, line,
+                    "'source \(pattern)' reads \(source.path) again while it is being read: the files source each other in a loop, so ifupdown2 never finishes reading them. Remove the loop."))
+                continue
+            }
+            guard state.filesRead.count < maxFilesRead else {
+                if !state.reportedBudget {
+                    state.diagnostics.append(.error(file, line,
+                        "'source \(pattern)' would read more than \(maxFilesRead) files in all; the rest are not read. Do the source lines fan out over one another?"))
+                    state.reportedBudget = true
+                }
+                return
+            }
             read(source.contents, file: source.path, depth: depth + 1, into: &state)
         }
     }

@@ -48,10 +48,18 @@ public indirect enum JSONValue: Sendable, Hashable {
     public var doubleValue: Double? {
         switch self {
         case .number(let n, _): return n
-        case .string(let s, _): return Double(s.trimmingWhitespace())
+        case .string(let s, _): return Self.number(s.trimmingWhitespace())
         case .bool(let b, _): return b ? 1 : 0
         default: return nil
         }
+    }
+
+    /// A number written as text, unless it reads as something else than written: infinity for 1e400,
+    /// 0 for 1e-400, or NaN.
+    static func number(_ text: String) -> Double? {
+        guard let value = Double(text), value.isFinite else { return nil }
+        let underflow = value == 0 && text.prefix { $0 != "e" && $0 != "E" }.contains { ("1"..."9").contains($0) }
+        return underflow ? nil : value
     }
 
     public var int64Value: Int64? {
@@ -100,14 +108,24 @@ public struct JSONReader {
     private let bytes: [UInt8]
     private var index = 0
     private var line = 1
+    private var duplicates: [(key: String, line: Int)] = []
+
+    /// Deeper nesting than any capture has; the reader recurses per level, so this bounds its stack.
+    public static let maximumDepth = 512
 
     public static func parse(_ text: String) throws(JSONSyntaxError) -> JSONValue {
+        try parseReportingDuplicates(text).value
+    }
+
+    /// The value and the keys that appear twice in one object (with the line of the repeat): RFC 8259
+    /// leaves their meaning open; the accessors use the last one.
+    public static func parseReportingDuplicates(_ text: String) throws(JSONSyntaxError) -> (value: JSONValue, duplicates: [(key: String, line: Int)]) {
         var reader = JSONReader(bytes: Array(text.utf8))
         reader.skipWhitespace()
         let value = try reader.readValue(depth: 0)
         reader.skipWhitespace()
         guard reader.index == reader.bytes.count else { throw reader.fail("unexpected text after the JSON value") }
-        return value
+        return (value, reader.duplicates)
     }
 
     private init(bytes: [UInt8]) { self.bytes = bytes }
@@ -125,19 +143,21 @@ public struct JSONReader {
     }
 
     private mutating func readValue(depth: Int) throws(JSONSyntaxError) -> JSONValue {
-        guard depth < 512 else { throw fail("JSON nested too deeply") }
+        guard depth < Self.maximumDepth else { throw fail("JSON nested more than \(Self.maximumDepth) levels deep; no capture is, so the file is damaged") }
         guard index < bytes.count else { throw fail("unexpected end of JSON") }
         let start = line
         switch bytes[index] {
         case UInt8(ascii: "{"):
             index += 1
             var members: [(key: String, value: JSONValue)] = []
+            var keys = Set<String>()
             skipWhitespace()
             if peek(UInt8(ascii: "}")) { index += 1; return .object(members, line: start) }
             while true {
                 skipWhitespace()
                 guard peek(UInt8(ascii: "\"")) else { throw fail("expected a string key in object") }
                 let key = try readString()
+                if !keys.insert(key).inserted { duplicates.append((key, line)) }
                 skipWhitespace()
                 guard peek(UInt8(ascii: ":")) else { throw fail("expected ':' after key \"\(key)\"") }
                 index += 1
@@ -186,9 +206,10 @@ public struct JSONReader {
         let allowed = Set("+-0123456789.eE".utf8)
         while index < bytes.count, allowed.contains(bytes[index]) { index += 1 }
         guard index > start, let text = String(bytes: bytes[start..<index], encoding: .utf8),
-              let value = Double(text), text.first != "+" else {
+              Double(text) != nil, text.first != "+" else {
             throw fail("unexpected character in JSON")
         }
+        guard let value = JSONValue.number(text) else { throw fail("number \(text.prefix(40)) is out of range") }
         return value
     }
 
@@ -217,7 +238,8 @@ public struct JSONReader {
                        bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") {
                         index += 2
                         let low = try readHex4()
-                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                        // A high surrogate without its low half stays U+FFFD, as the decoder below makes it.
+                        scalar = (0xDC00...0xDFFF).contains(low) ? 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00) : 0xFFFD
                     }
                     out.append(contentsOf: Array(String(Character(Unicode.Scalar(scalar) ?? "\u{FFFD}")).utf8))
                 default: out.append(e)

@@ -62,10 +62,10 @@ extension NetworkInterface {
                     if interpretedKeys.contains(option.key) { merged[option.key] = (option.value, option) }
                 }
             }
-            func int(_ key: String) -> Int? {
+            func int(_ key: String, in range: ClosedRange<Int>) -> Int? {
                 guard let entry = merged[key] else { return nil }
-                guard let n = Int(entry.value) else {
-                    diagnostics.append(.error(entry.option.file, entry.option.line, "iface \(name): '\(key) \(entry.value)' must be a whole number"))
+                guard let n = Int(entry.value), range.contains(n) else {
+                    diagnostics.append(.error(entry.option.file, entry.option.line, "iface \(name): '\(key) \(entry.value.prefix(40))' must be a whole number within \(range.spelled)"))
                     return nil
                 }
                 return n
@@ -106,16 +106,16 @@ extension NetworkInterface {
                     diagnostics.append(.info(first.file, first.line, "iface \(name) is VLAN-aware without bridge-vids: ports carry only VLAN 1 (the kernel default)"))
                 }
                 bridge = BridgeSettings(ports: words("bridge-ports"), vlanAware: vlanAware, vids: vids,
-                                        pvid: int("bridge-pvid"), stp: yes("bridge-stp"), forwardDelay: int("bridge-fd"))
+                                        pvid: int("bridge-pvid", in: 1...4094), stp: yes("bridge-stp"), forwardDelay: int("bridge-fd", in: 0...255))
             } else if merged["bond-slaves"] != nil || merged["bond-mode"] != nil {
                 kind = .bond
                 bond = BondSettings(slaves: words("bond-slaves"), mode: merged["bond-mode"]?.value ?? "balance-rr",
-                                    miimon: int("bond-miimon"), xmitHashPolicy: merged["bond-xmit-hash-policy"]?.value,
+                                    miimon: int("bond-miimon", in: 0...Int(Int32.max)), xmitHashPolicy: merged["bond-xmit-hash-policy"]?.value,
                                     lacpRate: merged["bond-lacp-rate"]?.value, primary: merged["bond-primary"]?.value)
                 if bond!.slaves.isEmpty {
                     diagnostics.append(.warning(first.file, first.line, "bond \(name) has no bond-slaves"))
                 }
-            } else if let parsed = vlanFromName(name, rawDevice: merged["vlan-raw-device"]?.value, explicitID: int("vlan-id")) {
+            } else if let parsed = vlanFromName(name, rawDevice: merged["vlan-raw-device"]?.value, explicitID: int("vlan-id", in: 1...4094)) {
                 kind = .vlan
                 vlan = parsed
             } else if merged["vlan-raw-device"] != nil {
@@ -129,7 +129,7 @@ extension NetworkInterface {
             }
             result.append(NetworkInterface(
                 name: name, kind: kind, auto: stanzas.contains { $0.auto }, methods: methods,
-                addresses: addresses, gateways: gateways, mtu: int("mtu"), hwaddress: merged["hwaddress"]?.value,
+                addresses: addresses, gateways: gateways, mtu: int("mtu", in: InputLimits.mtu), hwaddress: merged["hwaddress"]?.value,
                 bridge: bridge, bond: bond, vlan: vlan, hooks: hooks, otherOptions: other,
                 file: first.file, line: first.line))
         }

@@ -9,9 +9,28 @@ public enum SiteIntentParser {
         } catch {
             return (intent, [.error(file, error.line, "not valid TOML: \(error.message)")])
         }
+        if let empty = TextChecks.emptiness(text, file: file, what: "the plan uses the defaults (no VLANs, no probes, 15% memory headroom). Remove the file, or fill it in (see Examples/villa/site.toml).") {
+            diagnostics.append(empty)
+        }
         let lines = TOMLLineIndex(text)
         func report(_ table: String?, _ key: String, _ message: String) {
             diagnostics.append(.error(file, lines.line(of: key, inTable: table), message))
+        }
+        // A value of the wrong type is reported, never read as if the key were absent.
+        func int(_ t: TOMLTable, _ name: String?, _ key: String) -> Int? {
+            guard let value = t[key] else { return nil }
+            guard let n = value.int else { report(name, key, "\(key) must be a whole number"); return nil }
+            return n
+        }
+        func string(_ t: TOMLTable, _ name: String?, _ key: String) -> String? {
+            guard let value = t[key] else { return nil }
+            guard let text = value.string else { report(name, key, "\(key) must be a quoted string"); return nil }
+            return text
+        }
+        func subtable(_ t: TOMLTable, _ key: String) -> TOMLTable? {
+            guard let value = t[key] else { return nil }
+            guard let sub = value.table else { report(nil, key, "\(key) must be a [\(key)] table"); return nil }
+            return sub
         }
         func checkKeys(_ t: TOMLTable, _ name: String?, _ allowed: Set<String>) {
             for key in t.keys where !allowed.contains(key) {
@@ -20,69 +39,83 @@ public enum SiteIntentParser {
         }
         checkKeys(table, nil, ["format", "name", "network", "install", "placement", "nodes", "guests", "probes", "traefik"])
         var traefikURL: String? = nil
-        if let traefik = table["traefik"]?.table {
+        if let traefik = subtable(table, "traefik") {
             checkKeys(traefik, "traefik", ["url"])
-            if let u = traefik["url"]?.string {
+            if let u = string(traefik, "traefik", "url") {
                 if u.hasPrefix("http://") || u.hasPrefix("https://") { traefikURL = u } else { report("traefik", "url", "url = \"\(u)\" must be http(s)://ADDRESS[:PORT] of Traefik's entrypoint") }
             }
         }
-        if let format = table["format"]?.int, format != 1 {
+        if let format = int(table, nil, "format"), format != 1 {
             report(nil, "format", "site.toml format \(format) is not supported; this pve2nix reads format 1")
         }
-        intent.name = table["name"]?.string
-        if let net = table["network"]?.table {
+        intent.name = string(table, nil, "name")
+        if let net = subtable(table, "network") {
             checkKeys(net, "network", ["management_vlan", "service_vlan"])
-            intent.managementVLAN = net["management_vlan"]?.int
-            intent.serviceVLAN = net["service_vlan"]?.int
-            for key in ["management_vlan", "service_vlan"] {
-                if let v = net[key]?.int, !(1...4094).contains(v) { report("network", key, "\(key) = \(v) is not a VLAN id 1-4094") }
+            func vlan(_ key: String) -> Int? {
+                guard let v = int(net, "network", key) else { return nil }
+                guard (1...4094).contains(v) else { report("network", key, "\(key) = \(v) is not a VLAN id 1-4094"); return nil }
+                return v
             }
+            intent.managementVLAN = vlan("management_vlan")
+            intent.serviceVLAN = vlan("service_vlan")
         }
-        if let install = table["install"]?.table {
+        if let install = subtable(table, "install") {
             checkKeys(install, "install", ["out_of_band_console", "converted_nodes", "tool"])
-            intent.outOfBandConsole = install["out_of_band_console"]?.bool ?? false
-            intent.convertedNodes = (install["converted_nodes"]?.array ?? []).compactMap { $0.string }.map { NodeName($0) }
-            if let tool = install["tool"]?.string {
+            if let value = install["out_of_band_console"] {
+                if let b = value.bool { intent.outOfBandConsole = b } else { report("install", "out_of_band_console", "out_of_band_console must be true or false") }
+            }
+            if let value = install["converted_nodes"] {
+                let names = value.array?.compactMap(\.string) ?? []
+                if value.array == nil || names.count != value.array?.count { report("install", "converted_nodes", "converted_nodes must be a list of node names, e.g. [\"pve1\"]") }
+                intent.convertedNodes = names.map { NodeName($0) }
+            }
+            if let tool = string(install, "install", "tool") {
                 if let t = InstallTool(rawValue: tool) { intent.installTool = t } else { report("install", "tool", "tool = \"\(tool)\" must be \"nixos-anywhere\" or \"clan\"") }
             }
         }
-        if let placement = table["placement"]?.table {
+        if let placement = subtable(table, "placement") {
             checkKeys(placement, "placement", ["memory_headroom_percent", "vcpu_overcommit"])
-            if let h = placement["memory_headroom_percent"]?.int {
+            if let h = int(placement, "placement", "memory_headroom_percent") {
                 if (0...90).contains(h) { intent.memoryHeadroomPercent = h } else { report("placement", "memory_headroom_percent", "memory_headroom_percent must be 0-90") }
             }
-            if let r = placement["vcpu_overcommit"]?.double ?? placement["vcpu_overcommit"]?.int.map(Double.init) {
-                if r >= 1 { intent.vcpuOvercommit = r } else { report("placement", "vcpu_overcommit", "vcpu_overcommit must be at least 1.0") }
+            if let value = placement["vcpu_overcommit"] {
+                let limits = InputLimits.vcpuOvercommit
+                if let r = value.double ?? value.int.map(Double.init), limits.contains(r) { intent.vcpuOvercommit = r } else {
+                    report("placement", "vcpu_overcommit", "vcpu_overcommit must be a number from \(limits.lowerBound) to \(limits.upperBound) (vCPUs per physical CPU)")
+                }
             }
         }
-        if let nodes = table["nodes"]?.table {
+        if let nodes = subtable(table, "nodes") {
             for key in nodes.keys {
                 guard let t = nodes[key]?.table else { report("nodes", key, "[nodes.\(key)] must be a table"); continue }
                 let name = "nodes.\(key)"
                 checkKeys(t, name, ["install_disk", "install_path"])
-                var n = NodeIntent(installDisk: t["install_disk"]?.string, installPath: nil, line: lines.tableLine(name))
+                var n = NodeIntent(installDisk: string(t, name, "install_disk"), installPath: nil, line: lines.tableLine(name))
                 if let d = n.installDisk, !d.hasPrefix("/dev/disk/by-id/") {
                     report(name, "install_disk", "install_disk must be a /dev/disk/by-id/ path (kernel names like /dev/sda change between boots)")
                     n.installDisk = nil
                 }
-                if let p = t["install_path"]?.string {
+                if let p = string(t, name, "install_path") {
                     if let path = InstallPath(rawValue: p) { n.installPath = path } else { report(name, "install_path", "install_path must be \"A\", \"B\" or \"C\"") }
                 }
                 intent.nodes[NodeName(key)] = n
             }
         }
-        if let guests = table["guests"]?.table {
+        if let guests = subtable(table, "guests") {
             for key in guests.keys {
                 let name = "guests.\(key)"
                 guard let vmid = VMID(key) else { report("guests", key, "[guests.\(key)]: '\(key)' is not a VMID"); continue }
                 guard let t = guests[key]?.table else { report("guests", key, "[guests.\(key)] must be a table"); continue }
                 checkKeys(t, name, ["rehome", "target"])
-                var g = GuestIntent(rehome: nil, target: t["target"]?.string.map { NodeName($0) }, line: lines.tableLine(name))
-                if let r = t["rehome"]?.string {
+                var g = GuestIntent(rehome: nil, target: string(t, name, "target").map { NodeName($0) }, line: lines.tableLine(name))
+                if let r = string(t, name, "rehome") {
                     if let value = Rehoming(rawValue: r) { g.rehome = value } else { report(name, "rehome", "rehome = \"\(r)\" must be nspawn, incus or stay") }
                 }
                 intent.guests[vmid] = g
             }
+        }
+        if let probes = table["probes"], probes.array == nil {
+            report(nil, "probes", "probes must be [[probes]] tables")
         }
         for (index, item) in (table["probes"]?.array ?? []).enumerated() {
             let line = lines.arrayTableLine("probes", index: index)
@@ -91,7 +124,11 @@ public enum SiteIntentParser {
                 diagnostics.append(.error(file, line, "unknown key '\(key)' in [[probes]]; allowed: address, guest, host, type, url, via"))
             }
             let type = t["type"]?.string ?? ""
-            let guest = t["guest"]?.int.flatMap { VMID(String($0)) }
+            var guest: VMID? = nil
+            if let value = t["guest"] {
+                guest = value.int.flatMap { VMID(String($0)) }
+                if guest == nil { diagnostics.append(.error(file, line, "probe guest = \(value.int.map(String.init) ?? "(not a number)") is not a VMID (100-999999999)")) }
+            }
             switch type {
             case "tcp":
                 guard let a = t["address"]?.string, a.contains(":") else {
@@ -121,7 +158,7 @@ public enum SiteIntentParser {
 /// Finds the line of a key inside a table of a TOML text, for diagnostics (TOMLKit keeps no positions).
 struct TOMLLineIndex {
     let lines: [String]
-    init(_ text: String) { lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.trimmingWhitespace() } }
+    init(_ text: String) { lines = TextChecks.lines(text).map { $0.trimmingWhitespace() } }
 
     private func header(_ line: String) -> String? {
         guard line.hasPrefix("[") else { return nil }

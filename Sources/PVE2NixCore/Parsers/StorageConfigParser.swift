@@ -38,9 +38,12 @@ public enum StorageConfigParser {
 
     public static func parse(_ text: String, file: String) -> (storages: [StorageDefinition], diagnostics: [Diagnostic]) {
         var storages: [StorageDefinition] = []
-        var diagnostics: [Diagnostic] = []
+        var diagnostics: [Diagnostic] = TextChecks.binaryContent(text, file: file).map { [$0] } ?? []
+        if let empty = TextChecks.emptiness(text, file: file, what: "every Proxmox node has at least the 'local' storage, so the capture is incomplete. Capture /etc/pve/storage.cfg again.") {
+            diagnostics.append(.error(file, nil, empty.message))
+        }
         var lineNumber = 0
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        for raw in TextChecks.lines(text) {
             lineNumber += 1
             let line = String(raw)
             let trimmed = line.trimmingWhitespace()
@@ -49,7 +52,7 @@ public enum StorageConfigParser {
                 // `<type>: <id>`
                 let parts = trimmed.split(separator: ":", maxSplits: 1).map { $0.trimmingWhitespace() }
                 guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
-                    diagnostics.append(.error(file, lineNumber, "expected '<type>: <storage id>' but found '\(trimmed)'"))
+                    diagnostics.append(.error(file, lineNumber, "expected '<type>: <storage id>' but found '\(trimmed.prefix(80))'"))
                     continue
                 }
                 if !knownTypes.contains(parts[0]) {

@@ -34,7 +34,7 @@ public enum TOMLReader {
         var currentPath: [String] = []
         var arrayTable = false
         var definedTables = Set<[String]>()
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let lines = TextChecks.lines(text).map(String.init)
         var index = 0
         while index < lines.count {
             let lineNumber = index + 1
@@ -63,12 +63,15 @@ public enum TOMLReader {
             }
             let key = try parseKey(String(line[..<eq]), line: lineNumber)
             var valueText = String(line[line.index(after: eq)...]).trimmingWhitespace()
-            // Arrays may span lines: gather until the brackets balance.
-            while valueText.hasPrefix("["), try !bracketsBalanced(valueText, line: lineNumber) {
+            // Arrays may span lines: gather until the brackets balance. Strings do not span lines, so
+            // each line's balance adds up, and a long unclosed array costs linear time.
+            var depth = valueText.hasPrefix("[") ? bracketDepth(valueText) : 0
+            while depth > 0 {
                 guard index < lines.count else { throw TOMLSyntaxError(line: lineNumber, message: "array is not closed with ']'") }
                 line = try stripComment(lines[index], line: index + 1).trimmingWhitespace()
                 index += 1
                 valueText += " " + line
+                depth += bracketDepth(line)
             }
             var cursor = Substring(valueText)
             let value = try parseValue(&cursor, line: lineNumber)
@@ -88,6 +91,10 @@ public enum TOMLReader {
         for (offset, c) in line.enumerated() {
             if c.asciiValue.map({ $0 < 0x20 && $0 != 0x09 && $0 != 0x0D }) == true || c == "\u{7F}" {
                 throw TOMLSyntaxError(line: number, message: "control character in the file; save it as plain UTF-8 text")
+            }
+            // How bytes that are not UTF-8 arrive in a String.
+            if c == "\u{FFFD}" {
+                throw TOMLSyntaxError(line: number, message: "bytes that are not UTF-8 in the file; save it as plain UTF-8 text")
             }
             if let q = quote {
                 if escaped { escaped = false } else if c == "\\" && q == "\"" { escaped = true } else if c == q { quote = nil }
@@ -109,15 +116,19 @@ public enum TOMLReader {
         return nil
     }
 
-    private static func bracketsBalanced(_ text: String, line: Int) throws(TOMLSyntaxError) -> Bool {
+    /// Opening less closing brackets outside quotes.
+    private static func bracketDepth(_ text: String) -> Int {
         var depth = 0
         var quote: Character? = nil
         for c in text {
             if let q = quote { if c == q { quote = nil } ; continue }
             if c == "\"" || c == "'" { quote = c } else if c == "[" { depth += 1 } else if c == "]" { depth -= 1 }
         }
-        return depth <= 0
+        return depth
     }
+
+    /// More dotted parts than any site.toml key; the table builders recurse once per part.
+    static let maximumKeyParts = 32
 
     private static func parseKey(_ text: String, line: Int) throws(TOMLSyntaxError) -> [String] {
         var parts: [String] = []
@@ -136,6 +147,9 @@ public enum TOMLReader {
             }
             cursor = cursor.drop { $0 == " " || $0 == "\t" }
             if cursor.isEmpty { return parts }
+            guard parts.count < maximumKeyParts else {
+                throw TOMLSyntaxError(line: line, message: "key has more than \(maximumKeyParts) dotted parts")
+            }
             guard cursor.first == "." else { throw TOMLSyntaxError(line: line, message: "'\(text.trimmingWhitespace())' is not a valid key") }
             cursor = cursor.dropFirst()
         }
