@@ -116,3 +116,16 @@ import Testing
         #expect(!text.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 })
     }
 }
+
+extension PlanSeesTests {
+    /// A line inside a stanza that is no option ifupdown2 knows is named, with its line.
+    @Test func aJunkLineInsideAStanzaIsAWarning() {
+        let plan = Self.plan { files in
+            files[Self.interfaces] = files[Self.interfaces]!.replacingOccurrences(of: "\tbridge-stp off\n", with: "\tbridge-stp off\n\tthis was meant as a comment\n")
+        }
+        let warning = plan.diagnostics.first { $0.file == Self.interfaces && $0.message.contains("'this' is no option ifupdown2 knows") }
+        #expect(warning?.severity == .warning)
+        #expect(warning?.line != nil)
+        #expect(!Self.plan { _ in }.diagnostics.contains { $0.message.contains("is no option ifupdown2 knows") })
+    }
+}

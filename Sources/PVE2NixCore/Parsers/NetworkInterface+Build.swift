@@ -7,6 +7,24 @@ extension NetworkInterface {
         "vlan-raw-device", "vlan-id",
     ]
 
+    /// Option names ifupdown2's modules (and ifupdown's hooks) act on, as exact names or prefixes.
+    static let knownAttributes: Set<String> = [
+        "broadcast", "scope", "preferred-lifetime", "metric", "pointopoint", "alias", "vrf", "vrf-table", "address-purge", "addrgen",
+        "accept-ra", "autoconf", "hostname", "leasetime", "vendor", "client", "endpoint", "local", "ttl", "mode", "netns", "provider",
+        "unit", "requires", "allow-hotplug", "dhcp", "tunnel-endpoint", "tunnel-local", "tunnel-mode", "tunnel-physdev", "tunnel-ttl",
+    ]
+    static let knownAttributePrefixes = [
+        "bridge-", "bond-", "vlan-", "vxlan-", "mstpctl-", "ovs-", "dns-", "link-", "ethtool-", "arp-", "ip-", "ip6-", "ipv6-", "dhcp-",
+        "clagd-", "gre-", "tunnel-", "wireless-", "wpa-", "batman-", "ppp-", "vrrp-", "hwaddress", "mtu", "address", "gateway", "netmask",
+        "post-", "pre-", "up", "down", "bond", "slaves", "bridge", "vlan", "team-", "macvlan-", "veth-", "xfrm-", "disable-", "bridge",
+    ]
+
+    /// Whether ifupdown2 acts on an option of this name (underscores count as dashes, as it reads them).
+    static func isKnownAttribute(_ key: String) -> Bool {
+        let k = key.lowercased().replacingOccurrences(of: "_", with: "-")
+        return interpretedKeys.contains(k) || knownAttributes.contains(k) || knownAttributePrefixes.contains { k.hasPrefix($0) }
+    }
+
     /// Builds the semantic view of every interface in `document`, reporting what cannot be read.
     public static func build(from document: InterfacesDocument) -> (interfaces: [NetworkInterface], diagnostics: [Diagnostic]) {
         var diagnostics: [Diagnostic] = []
@@ -58,6 +76,10 @@ extension NetworkInterface {
                         }
                     } else if !interpretedKeys.contains(option.key) {
                         other[option.key, default: []].append(option.value)
+                        if !isKnownAttribute(option.key) {
+                            diagnostics.append(.warning(option.file, option.line,
+                                "iface \(name): '\(option.key)' is no option ifupdown2 knows, so it ignores '\(option.key) \(option.value.prefix(60))' (a typo, or text that belongs in a comment?). pve2nix does not carry it over."))
+                        }
                     }
                     if interpretedKeys.contains(option.key) { merged[option.key] = (option.value, option) }
                 }
