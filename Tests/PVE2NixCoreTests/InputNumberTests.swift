@@ -151,6 +151,14 @@ import Testing
         #expect(diagnostics.contains { $0.severity == .error && $0.file == path && $0.line == 4 && $0.message.contains("loop") })
     }
 
+    @Test func globMatchingThousandsOfFilesIsBounded() {
+        let (site, _, diagnostics) = Self.run { files in
+            for i in 0..<5000 { files["nodes/villa-pve-01/interfaces.d/extra\(i)"] = "iface dummy\(i) inet manual\n" }
+        }
+        #expect(diagnostics.contains { $0.severity == .error && $0.file == "nodes/villa-pve-01/interfaces" && $0.line != nil && $0.message.contains("files in all") })
+        #expect(site.node("villa-pve-01")?.interfaceFiles.count == InterfacesParser().maxFilesRead)
+    }
+
     @Test func sourceFanOutIsBounded() {
         let start = ContinuousClock.now
         let (_, _, diagnostics) = Self.run { files in

@@ -14,7 +14,7 @@ struct DiskoModule {
         let mirrored = targets.count > 1
         let useZFS = filesystem == .zfs || mirrored
         if mirrored && filesystem == .ext4 {
-            diagnostics.append(.info(nil, nil, "the root was mirrored over \(targets.count) disks; disko.nix recreates the mirror as a ZFS pool '\(Self.poolName)' (ext4 cannot mirror)"))
+            diagnostics.append(.info("nodes/\(capture.name)/lsblk.json", nil, "the root was mirrored over \(targets.count) disks; disko.nix recreates the mirror as a ZFS pool '\(Self.poolName)' (ext4 cannot mirror)"))
         }
         if useZFS && capture.hostID == nil {
             diagnostics.append(.warning("nodes/\(capture.name)/hostid", nil, "ZFS needs networking.hostId; no hostid was captured, so configuration.nix has none. Set one (8 hex digits)."))

@@ -93,7 +93,7 @@ public struct HostGenerator: Sendable {
             nix("disko.nix", DiskoModule(disk: disk, firmware: capture.firmware ?? .uefi, filesystem: options.filesystem, capture: capture).build(diagnostics: &diagnostics),
                 "The disk layout. Only the planned disk(s), by id: \(([disk.byId.path] + disk.mirrors.map(\.byId.path)).joined(separator: ", ")).")
         } else {
-            diagnostics.append(.error(nil, nil, "the plan chose no install disk; disko.nix cannot be written (see the plan's diagnostics)"))
+            diagnostics.append(.error(site.intent.nodes[plan.node]?.installDisk != nil ? "site.toml" : "nodes/\(plan.node)/lsblk.json", nil, "the plan chose no install disk; disko.nix cannot be written (see the plan's diagnostics)"))
         }
         nix("network.nix", NetworkModule.expr(network), "systemd-networkd, from \(capture.interfaceFiles.joined(separator: ", ")); plain data (no pkgs, no lib). Strategy: \(options.strategy.rawValue).")
         nix("containers.nix", containers.expr, "NixOS containers (systemd-nspawn) for the guests the plan rehomes as nspawn.")

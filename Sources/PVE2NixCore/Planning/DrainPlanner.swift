@@ -115,7 +115,9 @@ struct DrainPlanner {
             if cpuNeeded > cpuFree { missing.append("\(cpuNeeded - cpuFree) more vCPUs than the peers' overcommit limit allows") }
             if missing.isEmpty { missing.append("room on a single peer: the free memory is spread over several peers and no one of them fits each guest") }
             let list = unplaced.sorted { $0.vmid < $1.vmid }.map { "\($0.vmid) (\(ByteFormat.string($0.memory)))" }.joined(separator: ", ")
-            diagnostics.append(.error(nil, nil, "the peers cannot take every guest: \(list) do not fit; they need \(missing.joined(separator: " and ")). Free room (stop or move other guests off the peers, lower memory in site.toml's [placement], or add a peer), or pin some guests with [guests.N] rehome = \"stay\"."))
+            let firstLeft = unplaced.map(\.vmid).min()
+            let line = site.resources.first { $0.vmid == firstLeft }?.line
+            diagnostics.append(.error("cluster/resources.json", line, "the peers cannot take every guest: \(list) do not fit; they need \(missing.joined(separator: " and ")). Free room (stop or move other guests off the peers, lower memory in site.toml's [placement], or add a peer), or pin some guests with [guests.N] rehome = \"stay\"."))
         }
         return DrainPlan(moves: guests.compactMap { moves[$0.vmid] }, peers: peers,
                          memoryHeadroomPercent: intent.memoryHeadroomPercent, backupStorage: backup)

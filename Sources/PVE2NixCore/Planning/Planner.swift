@@ -51,7 +51,7 @@ public struct Planner: Sendable {
             let generated = HostGenerator(site: site, plan: draft, options: options).generate()
             let known = Set(diagnostics.map { "\($0.file ?? "")|\($0.line ?? 0)|\($0.message)" })
             for d in generated.diagnostics where d.severity == .error && !known.contains("\(d.file ?? "")|\(d.line ?? 0)|\(d.message)") {
-                if d.file == nil && d.message.hasPrefix("the plan chose no install disk") { continue }
+                if d.message.hasPrefix("the plan chose no install disk") { continue }
                 diagnostics.append(Diagnostic(.error, file: d.file, line: d.line, HostGenerator.refusalPrefix + d.message))
             }
             diagnostics = Self.ordered(diagnostics)
