@@ -75,8 +75,10 @@ public struct GeneratedTreeWriter: Sendable {
         if !inspection.conflicts.isEmpty { throw GeneratedTreeError.conflicts(inspection.conflicts) }
 
         let staging = try Self.makeStagingDirectory(for: target)
-        var keepStaging = false
-        defer { if !keepStaging { try? FileManager.default.removeItem(atPath: staging) } }
+        // After the exchange `staging` holds the old tree: removing it removes only pve2nix's old
+        // files and the second links to the user's files, which live on in the new tree. After a
+        // plain rename (no old tree) nothing is left there.
+        defer { try? FileManager.default.removeItem(atPath: staging) }
         let ours = Set(files.map(\.path)).union(inspection.removals).union([Self.manifestName])
         if Self.kind(of: target.path) == .directory {
             try Self.linkForeignEntries(from: target.path, to: staging, relative: "", skipping: ours)
@@ -90,13 +92,8 @@ public struct GeneratedTreeWriter: Sendable {
 
         if Self.kind(of: target.path) == .directory {
             try Self.exchange(staging, target.path)
-            // `staging` now holds the old tree: removing it removes only pve2nix's old files and
-            // the second links to the user's files, which live on in the new tree.
-        } else {
-            guard rename(staging, target.path) == 0 else {
-                throw GeneratedTreeError.cannotCreate(target.path, String(cString: strerror(errno)))
-            }
-            keepStaging = true
+        } else if rename(staging, target.path) != 0 {
+            throw GeneratedTreeError.cannotCreate(target.path, String(cString: strerror(errno)))
         }
         return Outcome(written: files.map(\.path), removed: inspection.removals.sorted(), directory: target)
     }

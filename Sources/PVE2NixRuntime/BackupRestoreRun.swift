@@ -70,20 +70,8 @@ struct BackupRestoreRun {
 
         // The backup is taken with the guest shut down, so nothing changes after it.
         if original.status == "running" {
-            if let r = last(.shutdown), r.phase == .requested, let upid = r.upid.flatMap(UPID.init) {
-                executor.progress(.waiting(vmid, "resuming: waiting for the shutdown \(upid)"))
-                try await executor.waitForTask(upid, vmid: vmid, step: .shutdown, target: target)
-            } else {
-                if let lock = original.lock { throw DrainError.locked(vmid, lock) }
-                try await record(.planned, .shutdown, "shutting down for the backup")
-                let upid = try await executor.requestTask(.shutdownGuest(move.kind, node: move.from, vmid: vmid), what: "shutdown")
-                try await record(.requested, .shutdown, upid: upid, "task \(upid)")
-                executor.progress(.requested(vmid, upid.rawValue))
-                try await executor.waitForTask(upid, vmid: vmid, step: .shutdown, target: target)
-            }
-            guard try await executor.waitForGuest(vmid, limit: executor.limits.taskTimeout, until: { $0.status == "stopped" }) != nil else {
-                throw DrainError.stateChanged(vmid, expected: "stopped after its shutdown", found: "still running")
-            }
+            try await executor.shutDown(move, lock: original.lock, resuming: last(.shutdown), target: target, why: "for the backup",
+                                        untilUnlocked: false) { phase, upid, detail in try await record(phase, .shutdown, upid: upid, detail) }
             view = try await executor.checkedView(move, target)
         }
 

@@ -270,6 +270,28 @@ public struct DrainExecutor: Sendable {
         return n == 0 ? "no health probes for it in site.toml" : n == 1 ? "its health probe passes" : "its \(n) health probes pass"
     }
 
+    /// Shuts a running guest down on its node, or waits for the shutdown an earlier run asked for
+    /// (`resuming`), journaling through `record` (`planned`, then `requested` with the UPID), then
+    /// waits, bounded, until the cluster shows it stopped (and, with `untilUnlocked`, unlocked).
+    func shutDown(_ move: DrainMove, lock: String?, resuming: DrainRecord?, target: NodeName, why: String, untilUnlocked: Bool,
+                  record: (DrainRecord.Phase, UPID?, String) async throws -> Void) async throws {
+        let vmid = move.vmid
+        if let r = resuming, r.phase == .requested, let upid = r.upid.flatMap(UPID.init) {
+            progress(.waiting(vmid, "resuming: waiting for the shutdown \(upid)"))
+            try await waitForTask(upid, vmid: vmid, step: .shutdown, target: target)
+        } else {
+            if let lock { throw DrainError.locked(vmid, lock) }
+            try await record(.planned, nil, "shutting down \(why)")
+            let upid = try await requestTask(.shutdownGuest(move.kind, node: move.from, vmid: vmid), what: "shutdown")
+            try await record(.requested, upid, "task \(upid)")
+            progress(.requested(vmid, upid.rawValue))
+            try await waitForTask(upid, vmid: vmid, step: .shutdown, target: target)
+        }
+        guard try await waitForGuest(vmid, limit: limits.taskTimeout, until: { $0.status == "stopped" && (!untilUnlocked || $0.lock == nil) }) != nil else {
+            throw DrainError.stateChanged(vmid, expected: "stopped after its shutdown", found: "still running")
+        }
+    }
+
     /// Sends a request that starts a task and returns its UPID.
     func requestTask(_ request: ProxmoxRequest, what: String) async throws -> UPID {
         let answer = try await api.send(request)

@@ -46,20 +46,8 @@ struct ShutdownMoveRun {
         if guest.node == target { return }
         guard guest.node == move.from else { throw DrainError.guestElsewhere(vmid, guest.node) }
         guard guest.status == "running" else { return }
-        if let r = last(.shutdown), r.phase == .requested, let upid = r.upid.flatMap(UPID.init) {
-            executor.progress(.waiting(vmid, "resuming: waiting for the shutdown \(upid)"))
-            try await executor.waitForTask(upid, vmid: vmid, step: .shutdown, target: target)
-        } else {
-            if let lock = guest.lock { throw DrainError.locked(vmid, lock) }
-            try await record(.planned, .shutdown, "shutting down to migrate offline (host device passthrough)")
-            let upid = try await executor.requestTask(.shutdownGuest(move.kind, node: move.from, vmid: vmid), what: "shutdown")
-            try await record(.requested, .shutdown, upid: upid, "task \(upid)")
-            executor.progress(.requested(vmid, upid.rawValue))
-            try await executor.waitForTask(upid, vmid: vmid, step: .shutdown, target: target)
-        }
-        guard try await executor.waitForGuest(vmid, limit: executor.limits.taskTimeout, until: { $0.status == "stopped" && $0.lock == nil }) != nil else {
-            throw DrainError.stateChanged(vmid, expected: "stopped after its shutdown", found: "still running")
-        }
+        try await executor.shutDown(move, lock: guest.lock, resuming: last(.shutdown), target: target, why: "to migrate offline (host device passthrough)",
+                                    untilUnlocked: true) { phase, upid, detail in try await record(phase, .shutdown, upid: upid, detail) }
         try await record(.verified, .shutdown, on: move.from, "stopped on \(move.from)")
     }
 

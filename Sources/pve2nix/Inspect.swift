@@ -20,7 +20,7 @@ extension PVE2Nix {
         var node: String?
 
         func run() throws {
-            var site = try BundleReading.load(options.site, focus: node)
+            var site = try BundleReading.load(options.site, node: node, requireNode: false)
             if let node {
                 guard site.node(NodeName(node)) != nil else {
                     try BundleReading.requireNode(node, in: site, path: options.site)

@@ -37,16 +37,9 @@ extension PVE2Nix {
 enum BundleReading {
     /// Loads the bundle at `path`. Stops with exit status 2 and one clear message when `path` is
     /// not a capture bundle, or when `node` is given and the bundle does not have it.
-    static func load(_ path: String, node: String? = nil) throws -> Site {
-        try load(path, focus: node, require: node != nil)
-    }
-
-    /// Loads with `focus` (only that node's files in full) without requiring it to exist.
-    static func load(_ path: String, focus: String?) throws -> Site {
-        try load(path, focus: focus, require: false)
-    }
-
-    private static func load(_ path: String, focus node: String?, require: Bool) throws -> Site {
+    /// Only `node`'s files are read in full (of its peers only their status); with `requireNode`
+    /// false a bundle without it is still read, for the caller to explain.
+    static func load(_ path: String, node: String? = nil, requireNode: Bool = true) throws -> Site {
         let root = URL(fileURLWithPath: path)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: root.path, isDirectory: &isDirectory) else {
@@ -77,7 +70,7 @@ enum BundleReading {
         if took > .seconds(1) {
             FileHandle.standardError.write(Data("pve2nix: read \(site.nodes.count) nodes and \(site.resources.count) guests from \(path) in \(took.formatted(.units(allowed: [.seconds], fractionalPart: .show(length: 1))))\n".utf8))
         }
-        if require, let node { try requireNode(node, in: site, path: path) }
+        if requireNode, let node { try Self.requireNode(node, in: site, path: path) }
         return site
     }
 

@@ -56,30 +56,13 @@ import Testing
     /// Runs pve2nix to completion, bounded to two minutes, with the simulator's token in the environment.
     static func pve2nix(_ arguments: [String]) throws -> Run {
         let binary = try #require(CommandLineTests.binary)
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        env["PVE2NIX_TOKEN_ID"] = "pve2nix@pve!drain"
-        env["PVE2NIX_TOKEN_SECRET"] = "token-secret-123"
+        var env: [String: String?] = ["PVE2NIX_TOKEN_ID": "pve2nix@pve!drain", "PVE2NIX_TOKEN_SECRET": "token-secret-123"]
         // Node locks live in the state directory: one per test, as tests drain the same node at once.
         if let i = arguments.firstIndex(of: "--journal"), i + 1 < arguments.count {
             env["XDG_STATE_HOME"] = (arguments[i + 1] as NSString).deletingLastPathComponent + "/state"
         }
-        process.environment = env
-        let dir = FileManager.default.temporaryDirectory
-        let out = dir.appendingPathComponent("pve2nix-\(UUID().uuidString).out"), err = dir.appendingPathComponent("pve2nix-\(UUID().uuidString).err")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        FileManager.default.createFile(atPath: err.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: out); try? FileManager.default.removeItem(at: err) }
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = try FileHandle(forWritingTo: err)
-        try process.run()
-        let deadline = Date().addingTimeInterval(120)
-        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, out: (try? String(contentsOf: out, encoding: .utf8)) ?? "", err: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
+        let result = try ProcessOutput.capture(binary, arguments, environment: env, timeout: 120)
+        return Run(status: result.status, out: result.out, err: result.err)
     }
 
     static func drain(_ sim: Simulator, _ pki: LiveClientSimulatorTests.TestPKI, journal: String, _ extra: [String] = []) throws -> Run {

@@ -45,7 +45,6 @@ public struct Planner: Sendable {
             // Whatever `generate` would refuse with its default options, the plan says already.
             var draft = ConversionPlan(schemaVersion: ConversionPlan.currentSchemaVersion, node: node, site: nil, drain: drain, disk: disk,
                                        network: network, guests: guests, install: install, preflight: [], diagnostics: [])
-            draft.diagnostics = []
             var options = GenerateOptions()
             options.sshKeys = ["ssh-ed25519 plan-check"]
             let generated = HostGenerator(site: site, plan: draft, options: options).generate()
