@@ -3,11 +3,13 @@ import PVE2NixCore
 /// Renders a plan for a person, terraform-style: what moves where, what is destroyed, what to check.
 public struct PlanTextView {
     public let plan: ConversionPlan
-    public init(plan: ConversionPlan) { self.plan = plan }
+    /// The plan's hash (`PlanHash`), shown in the header so a person can match it to a run.
+    public let hash: String?
+    public init(plan: ConversionPlan, hash: String? = nil) { self.plan = plan; self.hash = hash }
 
     public func render() -> String {
         var out = TextBuffer()
-        out.line("pve2nix plan for \(plan.node)\(plan.site.map { " (site \($0))" } ?? "")  schema \(plan.schemaVersion)")
+        out.line("pve2nix plan for \(plan.node)\(plan.site.map { " (site \($0))" } ?? "")\(hash.map { "  plan \($0)" } ?? "")  schema \(plan.schemaVersion)")
         out.blank()
         renderDrain(&out)
         renderDisk(&out)

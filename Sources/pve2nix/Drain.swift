@@ -50,6 +50,8 @@ extension PVE2Nix {
             Examples:
               PVE2NIX_TOKEN_ID='pve2nix@pve!drain' PVE2NIX_TOKEN_SECRET_FILE=~/.pve2nix-token \\
                 pve2nix drain villa-pve-01 --site Examples/villa --endpoint https://10.1.10.12:8006 --ca-file pve-root-ca.pem
+              pve2nix plan villa-pve-01 --site villa-bundle --out villa-pve-01.plan.json   # review it, then:
+              pve2nix drain villa-pve-01 --plan villa-pve-01.plan.json --endpoint https://10.1.10.12:8006 --ca-file pve-root-ca.pem
               pve2nix status villa-pve-01
               pve2nix drain villa-pve-01 ... --fingerprint 'AB:CD:…' --concurrency 2 --json > drain.json
               scripts/demo-drain     # against the simulator, with health checks
@@ -59,7 +61,7 @@ extension PVE2Nix {
         @Argument(help: ArgumentHelp("The node to empty.", valueName: "node"))
         var node: String
 
-        @OptionGroup var options: SiteOptions
+        @OptionGroup var options: ActingPlanOptions
 
         @OptionGroup var api: APIOptions
 
@@ -98,10 +100,10 @@ extension PVE2Nix {
         }
 
         func run() async throws {
-            let site = try BundleReading.load(options.site, node: node)
-            let plan = Planner(site: site).plan(node: NodeName(node))
+            let reviewed = try ReviewedPlan.resolve(node: node, options: options)
+            let (site, plan) = (reviewed.site, reviewed.plan)
             guard site.node(NodeName(node)) != nil else {
-                throw Failure.exit("the bundle \(options.site) has no files of \(node) (nodes/\(node)/ is missing): capture it again before draining.", code: 2)
+                throw Failure.exit("the bundle \(reviewed.bundle) has no files of \(node) (nodes/\(node)/ is missing): capture it again before draining.", code: 2)
             }
             let (client, credentials) = try api.makeClient(requestTimeout: requestTimeout)
             let journalPath = JournalLocation.path(for: node, explicit: journal)

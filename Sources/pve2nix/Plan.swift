@@ -17,6 +17,9 @@ extension PVE2Nix {
             Examples:
               pve2nix plan villa-pve-01 --site Examples/villa
               pve2nix plan villa-pve-01 --site Examples/villa --json > plan.json
+              pve2nix plan villa-pve-01 --site Examples/villa --out villa-pve-01.plan.json
+
+            The header shows the plan's hash: 8 hex digits over the plan and every bundle file it was made from. --out saves the plan (with that hash and the bundle's digest) for the commands that act: they take --plan FILE, refuse a plan with errors, and stop when the bundle changed since.
             """
         )
 
@@ -25,10 +28,22 @@ extension PVE2Nix {
 
         @OptionGroup var options: SiteOptions
 
+        @Option(name: .long, help: ArgumentHelp("Save the plan, with its hash and the bundle's digest, for --plan of the commands that act.", valueName: "file"))
+        var out: String?
+
         func run() throws {
-            let site = try BundleReading.load(options.site, node: node)
+            let (site, digest) = try BundleReading.read(options.site, node: node)
             let plan = Planner(site: site).plan(node: NodeName(node))
-            print(options.json ? try JSONOutput.encode(plan) : TerminalText.safe(PlanTextView(plan: plan).render()), terminator: options.json ? "\n" : "")
+            let saved = try SavedPlan(plan: plan, bundle: URL(fileURLWithPath: options.site).standardizedFileURL.path, digest: digest,
+                                      savedAt: ISO8601DateFormatter().string(from: Date()))
+            if let out {
+                do { try PlanFile.write(saved, to: out) } catch let error as PlanFileError { throw Failure.exit(error.localizedDescription) }
+            }
+            print(options.json ? try JSONOutput.encode(plan) : TerminalText.safe(PlanTextView(plan: plan, hash: saved.planHash).render()), terminator: options.json ? "\n" : "")
+            if let out {
+                let note = "Saved plan \(saved.planHash) to \(out)\(plan.hasErrors ? " (it has errors: the commands that act refuse it)" : "").\n"
+                (options.json ? FileHandle.standardError : FileHandle.standardOutput).write(Data(TerminalText.safe(note).utf8))
+            }
             if plan.hasErrors { throw ExitCode(1) }
         }
     }
@@ -40,6 +55,11 @@ enum BundleReading {
     /// Only `node`'s files are read in full (of its peers only their status); with `requireNode`
     /// false a bundle without it is still read, for the caller to explain.
     static func load(_ path: String, node: String? = nil, requireNode: Bool = true) throws -> Site {
+        try read(path, node: node, requireNode: requireNode).site
+    }
+
+    /// The bundle at `path` and the digest of what was read from it, for a plan's hash.
+    static func read(_ path: String, node: String? = nil, requireNode: Bool = true) throws -> (site: Site, digest: BundleDigest) {
         let root = URL(fileURLWithPath: path)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: root.path, isDirectory: &isDirectory) else {
@@ -48,9 +68,9 @@ enum BundleReading {
         guard isDirectory.boolValue else {
             throw Failure.exit("\(path) is a file, not a capture bundle. Point --site at the bundle's directory (it holds bundle.toml, cluster/ and nodes/).", code: 2)
         }
-        let tree = LocalFileTree(root: root)
-        guard isBundle(tree) else {
-            let inside = (tree.list("") ?? []).filter { isBundle(LocalFileTree(root: root.appendingPathComponent($0))) }
+        let local = LocalFileTree(root: root)
+        guard isBundle(local) else {
+            let inside = (local.list("") ?? []).filter { isBundle(LocalFileTree(root: root.appendingPathComponent($0))) }
             let hint = inside.isEmpty
                 ? "Capture one with 'pve2nix capture', or point --site at a directory with bundle.toml, cluster/ and nodes/."
                 : "It holds \(inside.count == 1 ? "a bundle" : "bundles"): \(inside.map { "--site \((path as NSString).appendingPathComponent($0))" }.joined(separator: ", "))."
@@ -64,6 +84,7 @@ enum BundleReading {
                 if !finished { FileHandle.standardError.write(Data("pve2nix: reading the capture bundle \(path)…\n".utf8)) }
             }
         }
+        let tree = RecordingFileTree(local)
         let site = SiteLoader(tree: tree, focus: node.map { NodeName($0) }).load()
         done.state.withLock { $0 = true }
         let took = ContinuousClock.now - started
@@ -71,7 +92,7 @@ enum BundleReading {
             FileHandle.standardError.write(Data("pve2nix: read \(site.nodes.count) nodes and \(site.resources.count) guests from \(path) in \(took.formatted(.units(allowed: [.seconds], fractionalPart: .show(length: 1))))\n".utf8))
         }
         if requireNode, let node { try Self.requireNode(node, in: site, path: path) }
-        return site
+        return (site, tree.digest)
     }
 
     static func isBundle(_ tree: LocalFileTree) -> Bool {
