@@ -86,6 +86,9 @@ extension PVE2Nix {
         @Flag(name: .long, help: "Skip the health probes from site.toml after each move.")
         var noHealthChecks = false
 
+        @Flag(name: .long, help: "Start a new run on purpose although the node has an unfinished run of another plan (that run is kept, marked abandoned).")
+        var newRun = false
+
         func validate() throws {
             guard pollInterval > 0, taskTimeout >= pollInterval, haTimeout >= pollInterval else {
                 throw ValidationError("--poll-interval must be positive and below --task-timeout and --ha-timeout")
@@ -110,9 +113,14 @@ extension PVE2Nix {
             let lock: DrainLock
             let store: SQLiteDrainJournal
             do {
-                lock = try DrainLock(path: StateDirectory().lock(for: node), node: node)
-                store = try SQLiteDrainJournal(path: journalPath)
-            } catch let error as DrainLock.LockError {
+                lock = try NodeLock(path: StateDirectory().lock(for: node), node: node)
+                let runs = try SQLiteRunJournal(path: journalPath)
+                let run = try runs.begin(node: node, planHash: reviewed.hash, newRun: newRun)
+                store = SQLiteDrainJournal(store: runs, run: run.id)
+            } catch let error as NodeLock.LockError {
+                try? await client.shutdown()
+                throw Failure.exit(error.localizedDescription)
+            } catch let error as RunJournalError {
                 try? await client.shutdown()
                 throw Failure.exit(error.localizedDescription)
             } catch {
@@ -150,7 +158,7 @@ extension PVE2Nix {
                 case .attention(let id, let what): FileHandle.standardError.write(Data("pve2nix: ATTENTION \(id): \(what)\n".utf8))
                 }
             }
-            say("Draining \(node) through \(api.endpoint) (\(credentials)); journal \(journalPath)")
+            say("Draining \(node) with plan \(reviewed.hash) through \(api.endpoint) (\(credentials)); journal \(journalPath) (run \(store.run))")
             var report = DrainReport(node: node, journal: journalPath)
             do {
                 let outcome = try await executor.run(plan.drain, node: NodeName(node))

@@ -1,0 +1,134 @@
+import Foundation
+import GRDB
+import PVE2NixCore
+import PVE2NixRuntime
+
+/// The journal of a node's whole conversion in SQLite: runs, each bound to a plan hash, and their
+/// steps, stage by stage. Append-only; every entry is committed before the call returns, so a
+/// crash loses nothing written. The schema is versioned with migrations.
+public final class SQLiteRunJournal: Sendable {
+    private let queue: DatabaseQueue
+    public let path: String
+
+    public init(path: String) throws {
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(5)
+        queue = try DatabaseQueue(path: path, configuration: configuration)
+        self.path = path
+        try Self.migrator.migrate(queue)
+    }
+
+    private init(queue: DatabaseQueue, path: String) {
+        self.queue = queue
+        self.path = path
+    }
+
+    /// Opens an existing journal without writing to it: `status` only reads. A journal of an
+    /// older schema is read through an in-memory copy brought up to date; the file stays as it is.
+    public static func openForReading(path: String) throws -> SQLiteRunJournal {
+        guard FileManager.default.fileExists(atPath: path) else { throw JournalReadError.missing(path) }
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(5)
+        do {
+            let file = try DatabaseQueue(path: path, configuration: configuration)
+            let applied = try file.read { db -> [String] in
+                guard try db.tableExists("grdb_migrations") else { return [] }
+                return try Self.migrator.appliedMigrations(db)
+            }
+            guard applied.contains("v1: drain records") else { throw JournalReadError.notAJournal(path, "it holds no pve2nix journal tables") }
+            if try file.read({ db in try Self.migrator.hasCompletedMigrations(db) }) { return SQLiteRunJournal(queue: file, path: path) }
+            let copy = try DatabaseQueue()
+            try file.backup(to: copy)
+            try Self.migrator.migrate(copy)
+            return SQLiteRunJournal(queue: copy, path: path)
+        } catch let error as JournalReadError {
+            throw error
+        } catch let error as DatabaseError {
+            throw JournalReadError.notAJournal(path, error.message ?? "\(error.resultCode)")
+        }
+    }
+
+    /// Applied migrations, newest last: the journal's schema version.
+    public func schemaVersions() throws -> [String] {
+        try queue.read { db in try Self.migrator.appliedMigrations(db) }
+    }
+
+    // MARK: Runs
+
+    public func runs() throws -> [RunInfo] {
+        try queue.read { db in try Row.fetchAll(db, sql: "SELECT id, node, plan_hash, started_at, state FROM run ORDER BY id").map(Self.run) }
+    }
+
+    /// The run to act in for `planHash`: the node's open run of that plan (resumed), or a new one.
+    /// An open run of another plan is refused unless `newRun`, which marks it abandoned first.
+    /// A run carried over from a journal older than plan hashes takes on the first plan given.
+    public func begin(node: String, planHash: String, newRun: Bool) throws -> RunInfo {
+        try queue.write { db in
+            let open = try Row.fetchAll(db, sql: "SELECT id, node, plan_hash, started_at, state FROM run WHERE state = 'open' ORDER BY id").map(Self.run)
+            if let current = open.last {
+                if current.planHash == planHash && !newRun { return current }
+                if current.planHash == RunJournalError.unknownPlan && !newRun {
+                    try db.execute(sql: "UPDATE run SET plan_hash = ?, node = ? WHERE id = ?", arguments: [planHash, node, current.id])
+                    return RunInfo(id: current.id, node: node, planHash: planHash, startedAt: current.startedAt, state: .open)
+                }
+                guard newRun else { throw RunJournalError.otherPlanRunning(node: node, running: current.planHash, given: planHash, since: current.startedAt) }
+                try db.execute(sql: "UPDATE run SET state = 'abandoned', ended_at = ? WHERE state = 'open'", arguments: [Date()])
+            }
+            let now = ISO8601DateFormatter().string(from: Date())
+            try db.execute(sql: "INSERT INTO run (node, plan_hash, started_at, state) VALUES (?, ?, ?, 'open')", arguments: [node, planHash, now])
+            return RunInfo(id: db.lastInsertedRowID, node: node, planHash: planHash, startedAt: now, state: .open)
+        }
+    }
+
+    /// Closes a run: `finished` when its last stage is done, `abandoned` when a person gives it up.
+    public func end(run: Int64, as state: RunInfo.State) throws {
+        try queue.write { db in
+            try db.execute(sql: "UPDATE run SET state = ?, ended_at = ? WHERE id = ?", arguments: [state.rawValue, Date(), run])
+        }
+    }
+
+    // MARK: Entries
+
+    public func append(_ entry: RunEntry, run: Int64) throws {
+        let facts = String(decoding: try JSONEncoder().encode(entry.facts), as: UTF8.self)
+        try queue.write { db in
+            try db.execute(sql: "INSERT INTO step (run_id, stage, subject, phase, facts, detail, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           arguments: [run, entry.stage.rawValue, entry.subject.description, entry.phase.rawValue, facts, entry.detail, Date()])
+        }
+    }
+
+    /// The entries of one run (or of every run), oldest first, with their times.
+    public func entries(run: Int64? = nil) throws -> [(entry: RunEntry, at: Date, run: Int64)] {
+        try queue.read { db in
+            let sql = "SELECT run_id, stage, subject, phase, facts, detail, recorded_at FROM step" + (run == nil ? "" : " WHERE run_id = ?") + " ORDER BY id"
+            return try Row.fetchAll(db, sql: sql, arguments: run.map { [$0] } ?? []).compactMap { row in
+                guard let stage = RunStage(rawValue: row["stage"]), let subject = RunSubject(text: row["subject"]),
+                      let phase = RunPhase(rawValue: row["phase"]) else { return nil }
+                let facts = (row["facts"] as String?).flatMap { try? JSONDecoder().decode(RunFacts.self, from: Data($0.utf8)) } ?? RunFacts()
+                return (RunEntry(stage: stage, subject: subject, phase: phase, facts: facts, detail: row["detail"]), row["recorded_at"], row["run_id"])
+            }
+        }
+    }
+
+    private static func run(_ row: Row) -> RunInfo {
+        RunInfo(id: row["id"], node: row["node"], planHash: row["plan_hash"], startedAt: row["started_at"],
+                state: RunInfo.State(rawValue: row["state"]) ?? .open)
+    }
+}
+
+/// Why a run cannot start or go on.
+public enum RunJournalError: Error, LocalizedError, Sendable {
+    /// The plan hash of a run carried over from a journal older than plan hashes.
+    public static let unknownPlan = "unknown"
+
+    case otherPlanRunning(node: String, running: String, given: String, since: String)
+
+    public var errorDescription: String? {
+        switch self {
+        case .otherPlanRunning(let node, let running, let given, let since):
+            "\(node) has an unfinished run of plan \(running) (started \(since)); this command was given plan \(given). Nothing was done. Finish that run with its plan, or start a new run on purpose with --new-run (the old run stays in the journal, marked abandoned; 'pve2nix status \(node)' shows where it stopped)."
+        }
+    }
+}
