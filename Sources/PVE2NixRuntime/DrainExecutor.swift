@@ -294,45 +294,36 @@ public struct DrainExecutor: Sendable {
 
     /// Sends a request that starts a task and returns its UPID.
     func requestTask(_ request: ProxmoxRequest, what: String) async throws -> UPID {
-        let answer = try await api.send(request)
-        guard let text = answer.stringValue, let upid = UPID(text) else { throw DrainError.unexpectedAnswer("\(what) returned \(answer.description), not a UPID") }
-        return upid
+        do {
+            return try await tasks.start(request, what: what)
+        } catch let error as ProxmoxTaskError {
+            throw DrainError.unexpectedAnswer(error.localizedDescription)
+        }
     }
 
     /// Waits for a task to stop, bounded; a failed task is journaled (as `step`) and thrown.
     func waitForTask(_ upid: UPID, vmid: VMID, step: DrainRecord.Step, target: NodeName?) async throws {
-        for _ in 0..<limits.polls(limits.taskTimeout) {
-            let status = try await read(.taskStatus(node: upid.node, upid: upid.rawValue))
-            if status["status"]?.stringValue == "stopped" {
-                let exit = status["exitstatus"]?.stringValue ?? "unknown"
-                // "OK" and "WARNINGS: N" are success.
-                guard exit == "OK" || exit.hasPrefix("WARNINGS") else {
-                    try await journal.append(DrainRecord(vmid: vmid, phase: .failed, step: step, target: target, upid: upid.rawValue, detail: exit))
-                    throw DrainError.taskFailed(vmid, upid: upid.rawValue, exitStatus: exit)
-                }
-                return
-            }
-            try await clock.sleep(for: limits.pollInterval)
+        switch try await tasks.wait(for: upid, limit: limits.taskTimeout) {
+        case .ok: return
+        case .failed(let exit):
+            try await journal.append(DrainRecord(vmid: vmid, phase: .failed, step: step, target: target, upid: upid.rawValue, detail: exit))
+            throw DrainError.taskFailed(vmid, upid: upid.rawValue, exitStatus: exit)
+        case .timedOut:
+            throw DrainError.taskTimedOut(vmid, upid: upid.rawValue)
         }
-        throw DrainError.taskTimedOut(vmid, upid: upid.rawValue)
     }
 
     /// Polls the resource list until the guest exists and `until` holds for it, bounded by `limit`.
     func waitForGuest(_ vmid: VMID, limit: Duration, until: (ClusterView.Guest) -> Bool) async throws -> ClusterView.Guest? {
-        for _ in 0..<limits.polls(limit) {
-            if let now = try await readCluster().guests[vmid], until(now) { return now }
-            try await clock.sleep(for: limits.pollInterval)
+        try await tasks.poll(limit: limit) {
+            guard let now = try await readCluster().guests[vmid], until(now) else { return nil }
+            return now
         }
-        return nil
     }
 
     /// Polls the resource list until the guest is gone, bounded by `limit`.
     func waitUntilGone(_ vmid: VMID, limit: Duration) async throws -> Bool {
-        for _ in 0..<limits.polls(limit) {
-            if try await readCluster().guests[vmid] == nil { return true }
-            try await clock.sleep(for: limits.pollInterval)
-        }
-        return false
+        try await tasks.poll(limit: limit) { try await readCluster().guests[vmid] == nil ? true : nil } ?? false
     }
 
     /// The cluster, checked right before an action: quorate and the target online.

@@ -21,7 +21,9 @@ enum NodeArgument {
     }
 }
 
-/// Writes a record, then (test hook) SIGKILLs this process after the N-th one, to prove resumption.
+#if DEBUG
+/// Writes a record, then (test hook, debug builds only) SIGKILLs this process after the N-th one,
+/// to prove resumption. Release builds, the ones that ship, have no such hook.
 final class CrashHookJournal: DrainJournal, @unchecked Sendable {
     let inner: SQLiteDrainJournal
     let crashAfter: Int?
@@ -35,6 +37,7 @@ final class CrashHookJournal: DrainJournal, @unchecked Sendable {
         if let crashAfter, n == crashAfter { kill(getpid(), SIGKILL) }
     }
 }
+#endif
 
 extension PVE2Nix {
     struct Drain: AsyncParsableCommand {
@@ -127,8 +130,13 @@ extension PVE2Nix {
                 try? await client.shutdown()
                 throw Failure.exit("cannot open the journal \(journalPath): \(error.localizedDescription). Nothing was done.")
             }
+            #if DEBUG
             let crashAfter = ProcessInfo.processInfo.environment["PVE2NIX_TEST_CRASH_AFTER_RECORDS"].flatMap(Int.init)
-            var executor = DrainExecutor(api: client, journal: CrashHookJournal(store, crashAfter: crashAfter), clock: ContinuousClock())
+            let journaled: any DrainJournal = crashAfter == nil ? store : CrashHookJournal(store, crashAfter: crashAfter)
+            #else
+            let journaled: any DrainJournal = store
+            #endif
+            var executor = DrainExecutor(api: client, journal: journaled, clock: ContinuousClock())
             executor.limits.pollInterval = .milliseconds(Int(pollInterval * 1000))
             executor.limits.taskTimeout = .milliseconds(Int(taskTimeout * 1000))
             executor.limits.haTimeout = .milliseconds(Int(haTimeout * 1000))

@@ -33,7 +33,7 @@ extension PVE2Nix {
         static let configuration = CommandConfiguration(
             abstract: "Prove the generated network in a throwaway VM before anything is installed.",
             discussion: """
-            Boots a QEMU guest (TCG) whose NICs carry the node's real MAC addresses, each on its own link to a switch port; namespaces inside the guest play the switch, the VLAN gateways, an admin PC, spies on the other VLANs and each returning container. It brings the node's current network up with the real ifupdown2 and probes it, tears it down, brings the generated units up with the real systemd-networkd and probes again: the same addresses must answer on the same VLANs with the same MACs, nothing may leak between VLANs, and the default route must work. Exits non-zero when a check fails. The VM is always stopped within the time bound.
+            Boots a QEMU guest (TCG) whose NICs carry the node's real MAC addresses, each on its own link to a switch port; namespaces inside the guest play the switch, the VLAN gateways, an admin PC, spies on the other VLANs and each returning container. It brings the node's current network up with the real ifupdown2 and probes it, tears it down, brings the generated units up with the real systemd-networkd and probes again: the same addresses must answer on the same VLANs with the same MACs, nothing may leak between VLANs, and the default route must work. Exits non-zero when a check fails. The VM is always stopped within the time bound. The result is recorded in the node's journal under the hash of the network units it ran, so that 'pve2nix check' can tell whether the units about to be installed are the ones proved.
 
             Examples:
               pve2nix rehearse villa-pve-01 --site Examples/villa
@@ -58,6 +58,9 @@ extension PVE2Nix {
         @Option(name: .long, help: "Stop the VM after this many seconds.")
         var timeout: Int = 300
 
+        @Option(name: .long, help: ArgumentHelp("The journal to record the rehearsal in (default: $XDG_STATE_HOME/pve2nix/<node>.journal.sqlite).", valueName: "file"))
+        var journal: String?
+
         @Flag(name: .long, help: "Print the guest's console output after the report.")
         var console = false
 
@@ -67,6 +70,7 @@ extension PVE2Nix {
         func validate() throws {
             guard NetworkStrategy(rawValue: networkStrategy) != nil else { throw ValidationError("--network-strategy must be vlan-aware-bridge or per-vlan-bridges") }
             guard (30...3600).contains(timeout) else { throw ValidationError("--timeout must be 30-3600 seconds") }
+            try NodeArgument.validate(node)
         }
 
         func run() throws {
@@ -98,6 +102,14 @@ extension PVE2Nix {
             }
             print(options.json ? try JSONOutput.encode(report) : TerminalText.safe(report.rendered()), terminator: options.json ? "\n" : "")
             if console || trace { print(consoleText) }
+            // 'check' compares the units about to be installed with the ones a rehearsal proved.
+            let hash = NetworkUnitsHash.of(builder.units)
+            do {
+                try SQLiteRunJournal(path: JournalLocation.path(for: node, explicit: journal))
+                    .recordRehearsal(networkHash: hash, passed: report.passed, detail: variant)
+            } catch {
+                FileHandle.standardError.write(Data("pve2nix: the rehearsal could not be recorded in the journal (\(error.localizedDescription)); 'check' will not know these units were proved.\n".utf8))
+            }
             if !report.passed { throw ExitCode(1) }
         }
     }

@@ -45,6 +45,15 @@ extension SQLiteRunJournal {
                 t.column("detail", .text).notNull()
                 t.column("recorded_at", .datetime).notNull()
             }
+            // Rehearsals, by the hash of the network units they ran: check compares the units about
+            // to be installed with the last passing one.
+            try db.create(table: "rehearsal") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("network_hash", .text).notNull()
+                t.column("passed", .boolean).notNull()
+                t.column("detail", .text).notNull()
+                t.column("recorded_at", .datetime).notNull()
+            }
             if try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM drain_record") ?? 0 > 0 {
                 let started = try String.fetchOne(db, sql: "SELECT MIN(recorded_at) FROM drain_record") ?? ""
                 try db.execute(sql: "INSERT INTO run (node, plan_hash, started_at, state) VALUES ('', ?, ?, 'open')",

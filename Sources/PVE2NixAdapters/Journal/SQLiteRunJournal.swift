@@ -112,6 +112,25 @@ public final class SQLiteRunJournal: Sendable {
         }
     }
 
+    // MARK: Rehearsals
+
+    /// Records a rehearsal of the network units whose hash is `networkHash`.
+    public func recordRehearsal(networkHash: String, passed: Bool, detail: String) throws {
+        try queue.write { db in
+            try db.execute(sql: "INSERT INTO rehearsal (network_hash, passed, detail, recorded_at) VALUES (?, ?, ?, ?)",
+                           arguments: [networkHash, passed, detail, Date()])
+        }
+    }
+
+    /// The newest rehearsal that passed: its units' hash, what ran and when.
+    public func lastPassingRehearsal() throws -> (networkHash: String, detail: String, at: Date)? {
+        try queue.read { db in
+            try Row.fetchOne(db, sql: "SELECT network_hash, detail, recorded_at FROM rehearsal WHERE passed ORDER BY id DESC LIMIT 1").map {
+                ($0["network_hash"], $0["detail"], $0["recorded_at"])
+            }
+        }
+    }
+
     private static func run(_ row: Row) -> RunInfo {
         RunInfo(id: row["id"], node: row["node"], planHash: row["plan_hash"], startedAt: row["started_at"],
                 state: RunInfo.State(rawValue: row["state"]) ?? .open)
