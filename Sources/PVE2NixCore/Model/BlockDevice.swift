@@ -20,6 +20,16 @@ public struct BlockDevice: Sendable, Hashable, Codable {
     public var mountpoints: [String]
     public var children: [BlockDevice]
     public var line: Int
+    /// The partition table's UUID (GPT disk GUID, or the MBR disk id), on the disk and its partitions.
+    public var ptuuid: String? = nil
+    /// `gpt` or `dos`, on the disk and its partitions.
+    public var pttype: String? = nil
+    /// lsblk `parttype`: the GPT partition type GUID, or the MBR type such as `0x83`.
+    public var partitionType: String? = nil
+    /// lsblk `partuuid`: the GPT partition GUID, or `<disk id>-NN` on MBR.
+    public var partitionUUID: String? = nil
+    /// lsblk `start`: where a partition begins, in 512-byte sectors.
+    public var startSector: Int64? = nil
 
     /// This device and every descendant, depth first.
     public var allDescendants: [BlockDevice] { children.flatMap { [$0] + $0.allDescendants } }

@@ -46,6 +46,9 @@ public enum CaptureDecoders {
         return b
     }
 
+    /// Where a partition may start, in 512-byte sectors: within the largest disk `InputLimits` allows.
+    static let startSectors: ClosedRange<Int64> = 0...(InputLimits.diskBytes.upperBound / 512)
+
     /// How deep lsblk nests devices at most (disk, partition, LVM, crypt, md…) and then some.
     static let maximumDeviceDepth = 16
 
@@ -92,7 +95,9 @@ public enum CaptureDecoders {
                 rotational: flag(v, "rota", file: file, &diagnostics), fstype: text("fstype"), label: text("label"), uuid: text("uuid"),
                 partitionLabel: text("partlabel"), partitionTypeName: text("parttypename"),
                 mountpoints: mountpoints.filter { !$0.isEmpty },
-                children: (v["children"]?.arrayValue ?? []).compactMap { device($0, depth: depth + 1) }, line: v.line)
+                children: (v["children"]?.arrayValue ?? []).compactMap { device($0, depth: depth + 1) }, line: v.line,
+                ptuuid: text("ptuuid"), pttype: text("pttype"), partitionType: text("parttype"), partitionUUID: text("partuuid"),
+                startSector: integer(v, "start", in: Self.startSectors, "a sector offset", file: file, &diagnostics))
         }
         return (list.compactMap { device($0, depth: 0) }, parseDiagnostics + diagnostics)
     }

@@ -136,6 +136,8 @@ public struct DiskPlan: Sendable, Hashable, Codable {
     public var destroys: [DiskEffect]
     public var untouched: [DiskEffect]
     public var otherByIdLinks: [String]
+    /// The primary disk's partition table as planned; nil in plans saved before it was recorded.
+    public var partitionTable: PartitionTableIdentity? = nil
 }
 
 /// One disk to install on, named by id.
@@ -148,6 +150,8 @@ public struct DiskTarget: Sendable, Hashable, Codable {
     public var sizeBytes: Int64
     public var transport: String?
     public var otherByIdLinks: [String]
+    /// The partition table as planned; nil in plans saved before it was recorded.
+    public var partitionTable: PartitionTableIdentity? = nil
 }
 
 // MARK: Network

@@ -44,14 +44,15 @@ struct DiskPlanner {
             }
             identities.append(DiskTarget(byId: link.byID, kernelName: disk.kernelName, model: disk.model, serial: disk.serial, wwn: disk.wwn,
                                          sizeBytes: disk.sizeBytes, transport: disk.transport,
-                                         otherByIdLinks: links.map(\.name).filter { $0 != link.name }.sorted()))
+                                         otherByIdLinks: links.map(\.name).filter { $0 != link.name }.sorted(),
+                                         partitionTable: PartitionTableIdentity(disk: disk)))
         }
         let (destroys, untouched) = effects(of: targets, among: disks, groups: groups, diagnostics: &diagnostics)
         let primary = identities[0]
         return DiskPlan(byId: primary.byId, kernelName: primary.kernelName, model: primary.model, serial: primary.serial, wwn: primary.wwn,
                         sizeBytes: primary.sizeBytes, transport: primary.transport, reason: reason,
                         mirrors: Array(identities.dropFirst()), destroys: destroys, untouched: untouched,
-                        otherByIdLinks: primary.otherByIdLinks)
+                        otherByIdLinks: primary.otherByIdLinks, partitionTable: primary.partitionTable)
     }
 
     /// The disks to install on: the one chosen in site.toml, or every disk the running system lives on
