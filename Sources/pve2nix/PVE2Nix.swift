@@ -15,7 +15,7 @@ struct PVE2Nix: AsyncParsableCommand {
           pve2nix drain villa-pve-01 --site villa-bundle --endpoint https://10.1.10.12:8006 --ca-file pve-root-ca.pem
         """,
         version: "0.1.0",
-        subcommands: [Plan.self, Inspect.self, Generate.self, Rehearse.self, Lab.self, Capture.self, Drain.self, DiskCheck.self, Status.self]
+        subcommands: [Plan.self, Inspect.self, Generate.self, Rehearse.self, Lab.self, Capture.self, Drain.self, Check.self, DiskCheck.self, Status.self]
     )
 }
 

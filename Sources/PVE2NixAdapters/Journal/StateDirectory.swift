@@ -21,6 +21,12 @@ public struct StateDirectory: Sendable {
     /// The default journal of a node's run.
     public func journal(for node: String) -> String { url.appendingPathComponent("\(node).journal.sqlite").path }
 
+    /// The known_hosts file of a site's pinned host keys (`site`: the cluster's name).
+    public func knownHosts(site: String) -> String {
+        let safe = String(site.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." ? $0 : "_" }).drop { $0 == "." }
+        return url.appendingPathComponent("sites/\(safe.isEmpty ? "default" : String(safe))/known_hosts").path
+    }
+
     /// The lock every acting command for `node` holds.
     public func lock(for node: String) -> String { url.appendingPathComponent("locks/\(node).lock").path }
 }
