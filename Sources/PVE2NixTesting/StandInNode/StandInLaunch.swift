@@ -71,6 +71,12 @@ struct StandInLaunch {
         process.standardInput = monitor
         // Writing to the monitor after QEMU is gone must fail with EPIPE, not kill the tests.
         signal(SIGPIPE, SIG_IGN)
+        // A Dispatch thread blocks almost every signal and a spawned child inherits that mask:
+        // timeout and QEMU would then never see the SIGTERM meant to stop them.
+        var unblocked = sigset_t(), previous = sigset_t()
+        sigemptyset(&unblocked)
+        pthread_sigmask(SIG_SETMASK, &unblocked, &previous)
+        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
         try process.run()
         try? output.close()
         return RunningStandIn(process: process, monitor: monitor.fileHandleForWriting, workDirectory: work, sshPort: port, hostKey: hostKey)
