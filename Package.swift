@@ -16,6 +16,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         // Already built for NIOSSL's certificate handling; used for SHA-256 certificate pins.
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        // Spawns ssh, ssh-keyscan and other tools in their own process group, with streamed output.
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
     ],
     targets: [
         // Pure values and logic: model, parsers, planners. No I/O.
@@ -24,7 +26,7 @@ let package = Package(
         .target(name: "PVE2NixViews", dependencies: ["PVE2NixCore"]),
         // The effect seams (Proxmox API, journal, clock) and the executor that drives a plan through them.
         .target(name: "PVE2NixRuntime", dependencies: ["PVE2NixCore"]),
-        // Live implementations of the effect seams (file system today).
+        // Live implementations of the effect seams: file system, HTTPS, SQLite, processes, OpenSSH.
         .target(
             name: "PVE2NixAdapters",
             dependencies: [
@@ -33,6 +35,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
             ]
         ),
         // Fakes and fixture loaders shared by tests.

@@ -1,0 +1,99 @@
+import Foundation
+import PVE2NixCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The site's pinned SSH host keys: a known_hosts file that pve2nix alone writes (never the
+/// user's own), holding one ed25519 key per `host` / `[host]:port`. `OpenSSHShell` hands it to
+/// ssh as `UserKnownHostsFile` with strict checking.
+public struct PinnedHostKeys: Sendable {
+    public let path: String
+
+    public init(path: String) {
+        self.path = path
+    }
+
+    /// The file's entries; none when it does not exist yet.
+    public func entries() throws -> [KnownHostsEntry] {
+        guard FileManager.default.fileExists(atPath: path) else { return [] }
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw PinnedHostKeysError.cannotRead(path: path, reason: error.localizedDescription)
+        }
+        let parsed = KnownHostsEntry.parseFile(text, file: path)
+        if let first = parsed.errors.first { throw first }
+        return parsed.entries
+    }
+
+    /// The pinned ed25519 key of `host` on `port`, if any.
+    public func key(host: String, port: Int) throws -> SSHPublicKey? {
+        try entries().first { $0.marker == nil && $0.key.isEd25519 && $0.matches(host: host, port: port) }?.key
+    }
+
+    /// The fingerprint of the key pinned for `target`, if any.
+    public func fingerprint(for target: SSHTarget) throws -> HostKeyFingerprint? {
+        try key(host: target.host, port: target.port)?.fingerprint
+    }
+
+    /// Pins `key` for `host` on `port`, replacing any earlier pin of that name; the file is
+    /// rewritten atomically with mode 0600.
+    public func pin(host: String, port: Int, key: SSHPublicKey) throws {
+        guard key.isEd25519 else { throw SSHParseError.notEd25519(found: key.algorithm) }
+        let name = KnownHostsEntry.hostName(host.lowercased(), port: port)
+        var lines = try entries().filter { $0.hosts != .names([name]) }.map(\.line)
+        lines.append(KnownHostsEntry.line(host: host, port: port, key: key))
+        try writeAtomically(Data((lines.joined(separator: "\n") + "\n").utf8))
+    }
+
+    /// Writes a temporary file beside `path` (0600 from its creation), syncs it, renames it over.
+    private func writeAtomically(_ data: Data) throws {
+        let url = URL(fileURLWithPath: path)
+        let directory = url.deletingLastPathComponent().path
+        func fail(_ what: String) -> PinnedHostKeysError {
+            .cannotWrite(path: path, reason: "\(what): \(String(cString: strerror(errno)))")
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw PinnedHostKeysError.cannotWrite(path: path, reason: error.localizedDescription)
+        }
+        let temporary = "\(directory)/.\(url.lastPathComponent).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw fail("cannot create \(temporary)") }
+        var ok = data.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { return false }
+                offset += n
+            }
+            return true
+        }
+        ok = ok && fsync(fd) == 0
+        let error = fail("cannot write \(temporary)")
+        close(fd)
+        guard ok, rename(temporary, path) == 0 else {
+            unlink(temporary)
+            throw ok ? fail("cannot rename \(temporary)") : error
+        }
+    }
+}
+
+/// Why the pinned host-key file could not be read or written.
+public enum PinnedHostKeysError: LocalizedError, Sendable, Equatable {
+    case cannotRead(path: String, reason: String)
+    case cannotWrite(path: String, reason: String)
+
+    public var errorDescription: String? {
+        switch self {
+        case .cannotRead(let path, let reason):
+            "cannot read the pinned host keys \(path): \(reason). No connection was made; check the file's permissions."
+        case .cannotWrite(let path, let reason):
+            "cannot write the pinned host keys \(path): \(reason). The file is unchanged (no key was pinned); check the directory's permissions and free space, then run again."
+        }
+    }
+}
