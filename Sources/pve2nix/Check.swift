@@ -89,7 +89,7 @@ extension PVE2Nix {
             check.archives = try archives(in: store)
             check.pinnedFingerprint = pinned
             check.recordedFingerprint = recordedFingerprint(bundle: reviewed.bundle)
-            check.generated = generated.map(Self.snapshot)
+            check.generated = generated.map { GeneratedTreeSnapshot.read(directory: $0) }
             check.rehearsed = try store.lastPassingRehearsal().map { ($0.networkHash, $0.detail) }
             check.progress = { say("  … \($0)") }
             var results = await check.run()
@@ -141,24 +141,6 @@ extension PVE2Nix {
             let path = URL(fileURLWithPath: bundle).appendingPathComponent("nodes/\(node)/ssh_host_ed25519_key.pub").path
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
             return (try? SSHPublicKey(parsing: text.trimmingCharacters(in: .whitespacesAndNewlines)))?.fingerprint
-        }
-
-        static func snapshot(_ directory: String) -> GeneratedTreeSnapshot {
-            let root = URL(fileURLWithPath: directory)
-            let fm = FileManager.default
-            let unitsDir = root.appendingPathComponent("networkd")
-            var units: [String: String] = [:]
-            for name in (try? fm.contentsOfDirectory(atPath: unitsDir.path)) ?? [] {
-                if let text = try? String(contentsOf: unitsDir.appendingPathComponent(name), encoding: .utf8) { units[name] = text }
-            }
-            var nix: [String] = []
-            if let walker = fm.enumerator(atPath: root.path) {
-                while let path = walker.nextObject() as? String {
-                    if path.hasSuffix(".nix") { nix.append(root.appendingPathComponent(path).path) }
-                }
-            }
-            let changed = fm.fileExists(atPath: root.path) ? GeneratedTreeWriter.manifestMismatches(in: root) : ["(the directory does not exist)"]
-            return GeneratedTreeSnapshot(directory: directory, units: units, nixFiles: nix.sorted(), changedFiles: changed)
         }
     }
 }

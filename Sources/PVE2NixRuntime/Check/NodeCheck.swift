@@ -137,10 +137,19 @@ public struct NodeCheck: Sendable {
             return PreflightCheck("disk-identity", .fail, "cannot read the disks now: \(bad.rendered)")
         }
         let verdict = DiskGate.judge(planned: disk.installTargets, now: devices, links: links)
+        let disks = disk.installTargets.map(\.byId.path).joined(separator: ", ")
         if verdict.proceeds {
-            return PreflightCheck("disk-identity", .pass, "\(disk.installTargets.map(\.byId.path).joined(separator: ", ")): every rule of the gate holds (\(verdict.findings.count) findings)")
+            return PreflightCheck("disk-identity", .pass, "\(disks): every rule of the gate holds (\(verdict.findings.count) findings)")
         }
-        return PreflightCheck("disk-identity", .fail, verdict.failures.map { "rule \($0.rule.rawValue) (\($0.rule.name)): \($0.message)" }.joined(separator: " | "))
+        // On the running Proxmox the install disk holds / and swap: rule 5 can only hold in the
+        // installer, where the gate runs again right before the wipe.
+        let release = try await shell.run("cat /etc/os-release", timeout: commandTimeout).standardOutputText
+        let inInstaller = release.split(separator: "\n").contains { $0 == "VARIANT_ID=installer" || $0 == "VARIANT_ID=\"installer\"" }
+        let blocking = verdict.failures.filter { inInstaller || $0.rule != .nothingInUse }
+        if blocking.isEmpty {
+            return PreflightCheck("disk-identity", .warn, "\(disks): the disks are the planned ones and alone; they are in use by the running system (\(verdict.failures.map(\.message).joined(separator: " "))), as expected before the installer runs. The gate checks again, strictly, right before the wipe.")
+        }
+        return PreflightCheck("disk-identity", .fail, blocking.map { "rule \($0.rule.rawValue) (\($0.rule.name)): \($0.message)" }.joined(separator: " | "))
     }
 
     func generatedChecks() async -> [PreflightCheck] {
