@@ -49,6 +49,7 @@ extension PVE2Nix {
         }
 
         func run() async throws {
+            Interruption.install()
             let (client, credentials) = try api.makeClient()
             let stamp = ISO8601DateFormatter().string(from: Date())
             var result: (files: [String: String], notes: [String])

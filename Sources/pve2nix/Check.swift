@@ -57,6 +57,7 @@ extension PVE2Nix {
         }
 
         func run() async throws {
+            Interruption.install()
             let reviewed = try ReviewedPlan.resolve(node: node, options: options)
             let journalPath = JournalLocation.path(for: node, explicit: journal)
             let lock: NodeLock

@@ -2,6 +2,7 @@ import Foundation
 import PVE2NixCore
 import PVE2NixRuntime
 import Subprocess
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -91,6 +92,9 @@ public struct SubprocessRunner: ProcessRunner {
     private func drive(
         _ execution: Execution<CustomWriteInput, SequenceOutput, SequenceOutput>, input: Data?, collector: OutputCollector
     ) async -> StreamsEnd {
+        let group = execution.processIdentifier.value
+        ChildProcessGroups.shared.insert(group)
+        defer { ChildProcessGroups.shared.remove(group) }
         let end = await withTaskGroup(of: StreamsEnd?.self) { group -> StreamsEnd in
             group.addTask {
                 // A program that exits without reading its input is not an error of the run.
@@ -123,5 +127,25 @@ public struct SubprocessRunner: ProcessRunner {
             _ = kill(-execution.processIdentifier.value, SIGKILL)
         }
         return end
+    }
+}
+
+/// The process groups of the programs running now. Each runs in a group of its own, where the
+/// terminal's Ctrl-C does not reach: when pve2nix itself is interrupted it stops them here.
+public final class ChildProcessGroups: Sendable {
+    public static let shared = ChildProcessGroups()
+    private let groups = Mutex<Set<pid_t>>([])
+
+    func insert(_ group: pid_t) { groups.withLock { _ = $0.insert(group) } }
+    func remove(_ group: pid_t) { groups.withLock { _ = $0.remove(group) } }
+
+    /// SIGTERM to every running group, then SIGKILL to what is left after `grace`.
+    public func terminateAll(grace: Duration = .seconds(2)) {
+        let now = groups.withLock { $0 }
+        guard !now.isEmpty else { return }
+        for g in now { _ = kill(-g, SIGTERM) }
+        let deadline = ContinuousClock.now + grace
+        while ContinuousClock.now < deadline, now.contains(where: { kill(-$0, 0) == 0 }) { usleep(50_000) }
+        for g in now { _ = kill(-g, SIGKILL) }
     }
 }
