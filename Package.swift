@@ -23,7 +23,7 @@ let package = Package(
         // Pure values and logic: model, parsers, planners. No I/O.
         .target(name: "PVE2NixCore"),
         // Human-readable renderings of plans and sites (JSON comes from Codable).
-        .target(name: "PVE2NixViews", dependencies: ["PVE2NixCore"]),
+        .target(name: "PVE2NixViews", dependencies: ["PVE2NixCore", "PVE2NixRuntime"]),
         // The effect seams (Proxmox API, journal, clock) and the executor that drives a plan through them.
         .target(name: "PVE2NixRuntime", dependencies: ["PVE2NixCore"]),
         // Live implementations of the effect seams: file system, HTTPS, SQLite, processes, OpenSSH.

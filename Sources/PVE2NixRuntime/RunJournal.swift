@@ -74,6 +74,8 @@ public struct RunEntry: Sendable, Hashable, Codable {
 /// One conversion of a node, bound to the plan a person reviewed.
 public struct RunInfo: Sendable, Hashable, Codable {
     public enum State: String, Sendable, Hashable, Codable { case open, finished, abandoned }
+    /// The plan hash of a run carried over from a journal older than plan hashes.
+    public static let unknownPlan = "unknown"
     public var id: Int64
     public var node: String
     public var planHash: String

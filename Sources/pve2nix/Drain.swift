@@ -3,6 +3,7 @@ import Foundation
 import PVE2NixAdapters
 import PVE2NixCore
 import PVE2NixRuntime
+import PVE2NixViews
 
 /// Where a node's drain journal lives unless --journal says otherwise.
 enum JournalLocation {
@@ -153,17 +154,9 @@ extension PVE2Nix {
             let progress = options.json ? FileHandle.standardError : FileHandle.standardOutput
             @Sendable func say(_ line: String) { progress.write(Data((line + "\n").utf8)) }
             executor.progress = { event in
-                switch event {
-                case .starting(_, let what): say("[\(counter.next())/\(total)] \(what)")
-                case .requested(_, let upid): say("      requested \(upid)")
-                case .waiting(_, let what): say("      \(what)")
-                case .moved(let id, let target): say("      \(id) is on \(target)")
-                case .renumbered(let id, let copy): say("      the original \(id) is removed; the guest lives on as \(copy)")
-                case .checked(_, let what): say("      \(what)")
-                case .skipped(let id, let why): say("[\(counter.next())/\(total)] \(id): \(why)")
-                case .left(let id, let why): say("[\(counter.next())/\(total)] \(id) stays: \(why)")
-                case .remaining(let id, let why): say("      still on \(node): \(id): \(why)")
-                case .attention(let id, let what): FileHandle.standardError.write(Data("pve2nix: ATTENTION \(id): \(what)\n".utf8))
+                if let (counted, text) = DrainEventText.line(for: event, node: node) {
+                    if case .attention = event { FileHandle.standardError.write(Data("pve2nix: \(text)\n".utf8)); return }
+                    say(counted ? "[\(counter.next())/\(total)] \(text)" : "      \(text)")
                 }
             }
             say("Draining \(node) with plan \(reviewed.hash) through \(api.endpoint) (\(credentials)); journal \(journalPath) (run \(store.run))")
@@ -208,37 +201,6 @@ extension PVE2Nix {
     }
 }
 
-
-/// What `pve2nix drain --json` prints.
-struct DrainReport: Encodable {
-    struct Left: Encodable { var vmid: VMID; var why: String }
-    struct Health: Encodable { var vmid: VMID; var failures: [String] }
-    struct Renumbered: Encodable { var vmid: VMID; var copy: VMID }
-    var node: String
-    var journal: String
-    var moved: [VMID] = []
-    var alreadyDone: [VMID] = []
-    var left: [Left] = []
-    var healthFailures: [Health] = []
-    var renumbered: [Renumbered] = []
-    /// The node carries no guests: read from the cluster after the moves.
-    var empty = false
-    var error: String? = nil
-
-    init(node: String, journal: String) {
-        self.node = node
-        self.journal = journal
-    }
-
-    mutating func record(_ o: DrainOutcome) {
-        moved = o.moved.sorted()
-        alreadyDone = o.alreadyDone.sorted()
-        left = o.left.keys.sorted().map { Left(vmid: $0, why: o.left[$0]!) }
-        healthFailures = o.healthFailures.keys.sorted().map { Health(vmid: $0, failures: o.healthFailures[$0]!) }
-        renumbered = o.renumbered.keys.sorted().map { Renumbered(vmid: $0, copy: o.renumbered[$0]!) }
-        empty = o.left.isEmpty
-    }
-}
 
 final class ProgressCounter: @unchecked Sendable {
     private var n = 0

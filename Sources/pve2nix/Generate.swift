@@ -70,12 +70,8 @@ extension PVE2Nix {
             var host = HostGenerator(site: site, plan: plan, options: generateOptions).generate()
             var destination: URL
             if let into {
-                destination = URL(fileURLWithPath: into).appendingPathComponent("modules/hosts/\(node)")
-                host.files = host.files.filter { $0.path != "flake.nix" }.map { f in
-                    var f = f
-                    if f.path == "configuration.nix" { f.path = "default.nix" }
-                    return f
-                }
+                destination = URL(fileURLWithPath: into).appendingPathComponent(host.repositoryDirectory)
+                host = host.placedInRepository()
             } else {
                 destination = URL(fileURLWithPath: out!)
             }
@@ -101,16 +97,7 @@ extension PVE2Nix {
                 print("Wrote \(outcome.written.count) files to \(outcome.directory.path):")
                 for f in outcome.written { print("  \(f)") }
                 for f in outcome.removed { print("  removed \(f) (written by an earlier run, no longer generated, unchanged)") }
-                if into != nil {
-                    print("""
-
-                    Add the host to your flake's outputs:
-                      nixosConfigurations.\(node) = inputs.nixpkgs.lib.nixosSystem {
-                        system = "x86_64-linux";
-                        modules = [ inputs.disko.nixosModules.disko inputs.sops-nix.nixosModules.sops ./modules/hosts/\(node) ];
-                      };
-                    """)
-                }
+                if into != nil { print("\n" + host.repositoryInstructions) }
             }
         }
 

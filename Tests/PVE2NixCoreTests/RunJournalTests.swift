@@ -68,7 +68,7 @@ import Testing
         let before = try Data(contentsOf: URL(fileURLWithPath: path))
         let report = try RunStatusReport(node: "n", journal: SQLiteRunJournal.openForReading(path: path))
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
-        #expect(report.current?.planHash == RunJournalError.unknownPlan)
+        #expect(report.current?.planHash == RunInfo.unknownPlan)
         #expect(report.marker == "marker set")
         #expect(report.guests.map(\.vmid) == [VMID(103)])
         let restored = try #require(report.guests.first)

@@ -112,7 +112,7 @@ import Testing
             #expect(report["left"]?.arrayValue?.isEmpty == true)
             let done = try Self.pve2nix(["status", "villa-pve-01", "--journal", journal, "--json"])
             let journalReport = try JSONReader.parse(done.out)
-            #expect(journalReport["schema"]?.stringValue == "v2: backup-restore steps")
+            #expect(journalReport["schema"]?.stringValue == "v3: runs and stages")
             let guests = journalReport["guests"]?.arrayValue ?? []
             #expect(guests.count == 9 && guests.allSatisfy { $0["phase"]?.stringValue == "done" })
             #expect(guests.first { $0["vmid"]?.intValue == 105 }?["step"]?.stringValue == "delete")
@@ -129,7 +129,7 @@ import Testing
                 #expect(first.status == 1)
                 #expect(first.err.contains(faults[0] == "--no-quorum" ? "lost quorum" : "villa-pve-03 is offline"), "\(first.err)")
                 #expect(!first.out.contains("requested UPID"))
-                #expect(status.out.contains("0 records"), "\(status.out)")
+                #expect(status.out.contains("0 entries"), "\(status.out)")
             }
         }
     }

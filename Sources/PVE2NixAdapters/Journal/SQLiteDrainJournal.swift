@@ -17,7 +17,7 @@ public final class SQLiteDrainJournal: DrainJournal, Sendable {
     /// for tests and tools that only read or write drain records.
     public convenience init(path: String) throws {
         let store = try SQLiteRunJournal(path: path)
-        let run = try store.runs().last ?? store.begin(node: "", planHash: RunJournalError.unknownPlan, newRun: false)
+        let run = try store.runs().last ?? store.begin(node: "", planHash: RunInfo.unknownPlan, newRun: false)
         self.init(store: store, run: run.id)
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import PVE2NixRuntime
 
 extension SQLiteRunJournal {
     /// Schema history. Add a migration; never edit a shipped one.
@@ -57,7 +58,7 @@ extension SQLiteRunJournal {
             if try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM drain_record") ?? 0 > 0 {
                 let started = try String.fetchOne(db, sql: "SELECT MIN(recorded_at) FROM drain_record") ?? ""
                 try db.execute(sql: "INSERT INTO run (node, plan_hash, started_at, state) VALUES ('', ?, ?, 'open')",
-                               arguments: [RunJournalError.unknownPlan, started])
+                               arguments: [RunInfo.unknownPlan, started])
                 let run = db.lastInsertedRowID
                 try db.execute(sql: """
                     INSERT INTO step (run_id, stage, subject, phase, facts, detail, recorded_at)

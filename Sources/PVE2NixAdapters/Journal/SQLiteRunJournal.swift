@@ -69,7 +69,7 @@ public final class SQLiteRunJournal: Sendable {
             let open = try Row.fetchAll(db, sql: "SELECT id, node, plan_hash, started_at, state FROM run WHERE state = 'open' ORDER BY id").map(Self.run)
             if let current = open.last {
                 if current.planHash == planHash && !newRun { return current }
-                if current.planHash == RunJournalError.unknownPlan && !newRun {
+                if current.planHash == RunInfo.unknownPlan && !newRun {
                     try db.execute(sql: "UPDATE run SET plan_hash = ?, node = ? WHERE id = ?", arguments: [planHash, node, current.id])
                     return RunInfo(id: current.id, node: node, planHash: planHash, startedAt: current.startedAt, state: .open)
                 }
@@ -139,9 +139,6 @@ public final class SQLiteRunJournal: Sendable {
 
 /// Why a run cannot start or go on.
 public enum RunJournalError: Error, LocalizedError, Sendable {
-    /// The plan hash of a run carried over from a journal older than plan hashes.
-    public static let unknownPlan = "unknown"
-
     case otherPlanRunning(node: String, running: String, given: String, since: String)
 
     public var errorDescription: String? {

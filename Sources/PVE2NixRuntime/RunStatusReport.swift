@@ -33,14 +33,13 @@ public struct RunStatusReport: Sendable, Encodable {
     public var guests: [DrainRecord]
     public var history: [Entry]
 
-    public init(node: String, journal: SQLiteRunJournal) throws {
+    public init(node: String, journal: String, schema: String, runs: [RunInfo], entries all: [(entry: RunEntry, at: Date, run: Int64)]) {
         self.node = node
-        self.journal = journal.path
-        schema = try journal.schemaVersions().last ?? ""
-        runs = try journal.runs()
+        self.journal = journal
+        self.schema = schema
+        self.runs = runs
         let current = runs.last
         self.current = current
-        let all = try journal.entries()
         history = all.map { Entry(at: $0.at, run: $0.run, entry: $0.entry) }
         let mine = all.filter { $0.run == current?.id }
         stages = RunStage.allCases.compactMap { stage in
