@@ -38,7 +38,7 @@ struct LabRehearsalTests {
     static func root(_ site: String) -> URL { site == "villa" ? Fixtures.villa : Fixtures.fixtures.appendingPathComponent("sites/\(site)") }
 
     static func rehearse(_ s: Scenario, mutate: (@Sendable (inout [String: String]) -> Void)? = nil) async throws -> RehearsalReport {
-        try await offloaded { try rehearseBlocking(s, mutate: mutate) }
+        try await VMSlot.shared.run { try await offloaded { try rehearseBlocking(s, mutate: mutate) } }
     }
 
     static func rehearseBlocking(_ s: Scenario, mutate: (@Sendable (inout [String: String]) -> Void)?) throws -> RehearsalReport {

@@ -24,6 +24,15 @@ public final class RunningStandIn: @unchecked Sendable {
         if process.isRunning { kill() }
     }
 
+    /// Gives the `VMSlot` back once QEMU has exited, however it ends.
+    func releaseSlotWhenDone() {
+        let watched = ProcessBox(process)
+        Task.detached {
+            while watched.process.isRunning { try? await Task.sleep(for: .milliseconds(500)) }
+            await VMSlot.shared.release()
+        }
+    }
+
     /// `SHA256:…` of the host key this boot was given.
     public var hostKeyFingerprint: String { hostKey?.fingerprint ?? "" }
     /// The `known_hosts` line that pins this boot's host key for `127.0.0.1:sshPort`.
@@ -111,4 +120,10 @@ public final class RunningStandIn: @unchecked Sendable {
         let data = (try? Data(contentsOf: workDirectory.appendingPathComponent(name))) ?? Data()
         return String(decoding: data, as: UTF8.self).replacingOccurrences(of: "\r", with: "")
     }
+}
+
+/// A `Process` handed to the task that waits for it to end; it is only read there.
+private final class ProcessBox: @unchecked Sendable {
+    let process: Process
+    init(_ process: Process) { self.process = process }
 }

@@ -33,7 +33,20 @@ public struct StandInBootOptions: Sendable {
 /// debootstrap (scripts/setup), and boots in about 40 s under TCG.
 public enum StandInNode {
     /// Boots the stand-in and returns at once; call `waitForSSH` before connecting.
+    /// The guest holds the process-wide `VMSlot` until QEMU exits.
     public static func boot(_ options: StandInBootOptions, image: StandInImage? = nil) async throws -> RunningStandIn {
+        await VMSlot.shared.acquire()
+        do {
+            let running = try await start(options, image: image)
+            running.releaseSlotWhenDone()
+            return running
+        } catch {
+            await VMSlot.shared.release()
+            throw error
+        }
+    }
+
+    private static func start(_ options: StandInBootOptions, image: StandInImage?) async throws -> RunningStandIn {
         try await offloaded {
             let image = try image ?? StandInImage.cached()
             guard image.isBuilt else { throw StandInError.imageMissing(image.directory.path) }
