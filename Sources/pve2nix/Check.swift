@@ -59,6 +59,8 @@ extension PVE2Nix {
         func run() async throws {
             Interruption.install()
             let reviewed = try ReviewedPlan.resolve(node: node, options: options)
+            // Credentials first: a command that cannot run leaves no run behind.
+            let (client, credentials) = try api.makeClient()
             let journalPath = JournalLocation.path(for: node, explicit: journal)
             let lock: NodeLock
             let store: SQLiteRunJournal
@@ -68,9 +70,14 @@ extension PVE2Nix {
                 store = try SQLiteRunJournal(path: journalPath)
                 run = try store.begin(node: node, planHash: reviewed.hash, newRun: newRun)
             } catch let error as NodeLock.LockError {
+                try? await client.shutdown()
                 throw Failure.exit(error.localizedDescription)
             } catch let error as RunJournalError {
+                try? await client.shutdown()
                 throw Failure.exit(error.localizedDescription)
+            } catch {
+                try? await client.shutdown()
+                throw Failure.exit("cannot open the journal \(journalPath): \(error.localizedDescription). Nothing was checked.")
             }
             defer { _ = lock }
             guard let target = try sshTarget(reviewed.plan) else {
@@ -81,7 +88,6 @@ extension PVE2Nix {
             do { pinned = try pins.fingerprint(for: target) } catch { throw Failure.exit(error.localizedDescription, code: 2) }
             let runner = SubprocessRunner()
             let shell: OpenSSHShell? = pinned == nil ? nil : try sshOptions.shell(target, pins: pins, runner: runner)
-            let (client, credentials) = try api.makeClient()
             let progress = options.json ? FileHandle.standardError : FileHandle.standardOutput
             @Sendable func say(_ line: String) { progress.write(Data((TerminalText.safe(line) + "\n").utf8)) }
             say("Checking \(node) with plan \(reviewed.hash): API \(api.endpoint) (\(credentials)), SSH \(target)")

@@ -8,7 +8,7 @@ extension GeneratedTreeSnapshot {
         let root = URL(fileURLWithPath: directory)
         let fm = FileManager.default
         guard fm.fileExists(atPath: root.path) else {
-            return GeneratedTreeSnapshot(directory: directory, units: [:], nixFiles: [], changedFiles: ["(the directory does not exist)"])
+            return GeneratedTreeSnapshot(directory: directory, units: [:], nixFiles: [], changedFiles: [], exists: false)
         }
         let unitsDir = root.appendingPathComponent("networkd")
         var units: [String: String] = [:]

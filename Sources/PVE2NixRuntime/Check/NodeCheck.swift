@@ -11,8 +11,10 @@ public struct GeneratedTreeSnapshot: Sendable {
     public var nixFiles: [String]
     /// Files the manifest lists that are missing or were changed by hand.
     public var changedFiles: [String]
+    public var exists = true
 
-    public init(directory: String, units: [String: String], nixFiles: [String], changedFiles: [String]) {
+    public init(directory: String, units: [String: String], nixFiles: [String], changedFiles: [String], exists: Bool = true) {
+        self.exists = exists
         self.directory = directory
         self.units = units
         self.nixFiles = nixFiles
@@ -70,7 +72,7 @@ public struct NodeCheck: Sendable {
             checks.append(await archivesCheck(tasks: tasks, status: status))
             return checks
         } catch {
-            return [PreflightCheck("cluster", .fail, "cannot read the cluster through the API: \(error.localizedDescription). Nothing can be checked there; fix the connection and check again.")]
+            return [PreflightCheck("cluster", .fail, "cannot read the cluster through the API: \(error.localizedDescription.trimmingCharacters(in: CharacterSet(charactersIn: "."))). Nothing can be checked there; fix the connection and check again.")]
         }
     }
 
@@ -157,6 +159,10 @@ public struct NodeCheck: Sendable {
             return [PreflightCheck("generated-config", .fail, "no generated configuration: give --generated DIR (written by 'pve2nix generate')")]
         }
         var checks: [PreflightCheck] = []
+        guard generated.exists else {
+            return [PreflightCheck("generated-config", .fail, "\(generated.directory) does not exist: give --generated the directory 'pve2nix generate \(plan.node) --out DIR' wrote"),
+                    PreflightCheck("network-rehearsed", .fail, "no generated network units to compare with a rehearsal")]
+        }
         if !generated.changedFiles.isEmpty {
             checks.append(PreflightCheck("generated-config", .fail, "\(generated.directory): \(generated.changedFiles.joined(separator: ", ")) missing or changed since pve2nix wrote them; generate again"))
         } else if generated.nixFiles.isEmpty {
