@@ -62,24 +62,15 @@ extension PVE2Nix {
             // Credentials first: a command that cannot run leaves no run behind.
             let (client, credentials) = try api.makeClient()
             let journalPath = JournalLocation.path(for: node, explicit: journal)
-            let lock: NodeLock
-            let store: SQLiteRunJournal
-            let run: RunInfo
+            let acting: ActingRun
             do {
-                lock = try NodeLock(path: StateDirectory().lock(for: node), node: node)
-                store = try SQLiteRunJournal(path: journalPath)
-                run = try store.begin(node: node, planHash: reviewed.hash, newRun: newRun)
-            } catch let error as NodeLock.LockError {
-                try? await client.shutdown()
-                throw Failure.exit(error.localizedDescription)
-            } catch let error as RunJournalError {
-                try? await client.shutdown()
-                throw Failure.exit(error.localizedDescription)
+                acting = try ActingRun.start(node: node, journalPath: journalPath, planHash: reviewed.hash, newRun: newRun)
             } catch {
                 try? await client.shutdown()
-                throw Failure.exit("cannot open the journal \(journalPath): \(error.localizedDescription). Nothing was checked.")
+                throw Failure.exit(error.localizedDescription)
             }
-            defer { _ = lock }
+            let (store, run) = (acting.journal, acting.run)
+            defer { withExtendedLifetime(acting) {} }
             guard let target = try sshTarget(reviewed.plan) else {
                 throw Failure.exit("the plan has no management address to reach \(node) at: give --ssh [USER@]HOST[:PORT]", code: 2)
             }

@@ -114,23 +114,14 @@ extension PVE2Nix {
             }
             let (client, credentials) = try api.makeClient(requestTimeout: requestTimeout)
             let journalPath = JournalLocation.path(for: node, explicit: journal)
-            let lock: DrainLock
-            let store: SQLiteDrainJournal
+            let acting: ActingRun
             do {
-                lock = try NodeLock(path: StateDirectory().lock(for: node), node: node)
-                let runs = try SQLiteRunJournal(path: journalPath)
-                let run = try runs.begin(node: node, planHash: reviewed.hash, newRun: newRun)
-                store = SQLiteDrainJournal(store: runs, run: run.id)
-            } catch let error as NodeLock.LockError {
-                try? await client.shutdown()
-                throw Failure.exit(error.localizedDescription)
-            } catch let error as RunJournalError {
-                try? await client.shutdown()
-                throw Failure.exit(error.localizedDescription)
+                acting = try ActingRun.start(node: node, journalPath: journalPath, planHash: reviewed.hash, newRun: newRun)
             } catch {
                 try? await client.shutdown()
-                throw Failure.exit("cannot open the journal \(journalPath): \(error.localizedDescription). Nothing was done.")
+                throw Failure.exit(error.localizedDescription)
             }
+            let store = SQLiteDrainJournal(store: acting.journal, run: acting.run.id)
             #if DEBUG
             let crashAfter = ProcessInfo.processInfo.environment["PVE2NIX_TEST_CRASH_AFTER_RECORDS"].flatMap(Int.init)
             let journaled: any DrainJournal = crashAfter == nil ? store : CrashHookJournal(store, crashAfter: crashAfter)
@@ -164,7 +155,7 @@ extension PVE2Nix {
             do {
                 let outcome = try await executor.run(plan.drain, node: NodeName(node))
                 try await client.shutdown()
-                _ = lock
+                withExtendedLifetime(acting) {}
                 report.record(outcome)
                 if options.json {
                     print(try JSONOutput.encode(report))
