@@ -49,8 +49,13 @@ public struct NodeSSHCapturer: Sendable {
             if let text = try await optionalFile("/etc/pve/\(leaf)") { files["cluster/\(leaf)"] = text }
             else { notes.append("/etc/pve/\(leaf) is not on \(node): the API's copy is kept") }
         }
-        // .link files that pin NIC names: the converted host must keep those names.
-        let links = try await filesIn("/etc/systemd/network", suffix: ".link")
+        // .link files that pin NIC names: the converted host must keep those names. Proxmox VE's
+        // pve-network-interface-pinning writes them to /usr/local/lib/systemd/network; an
+        // administrator's own live in /etc/systemd/network, which wins for a file of the same name.
+        var links: [String: String] = [:]
+        for directory in Self.linkDirectories {
+            links.merge(try await filesIn(directory, suffix: ".link")) { _, later in later }
+        }
         for (name, text) in links { files["\(dir)/systemd-network/\(name)"] = text }
         if !links.isEmpty { notes.append("\(node) pins NIC names with \(links.keys.sorted().joined(separator: ", ")) (in \(dir)/systemd-network/)") }
         return (files, notes)
@@ -106,6 +111,9 @@ public struct NodeSSHCapturer: Sendable {
         }
         return result
     }
+
+    /// Where udev reads .link files that a node's administrator or Proxmox VE wrote, lowest priority first.
+    static let linkDirectories = ["/usr/local/lib/systemd/network", "/etc/systemd/network"]
 
     static func bundlePath(for path: String) -> String {
         if path.hasPrefix("/etc/network/") { return String(path.dropFirst("/etc/network/".count)) }
