@@ -60,11 +60,15 @@ public enum NodeCheckRules {
         return PreflightCheck("peers-online", .pass, "\(peers.map(\.rawValue).joined(separator: ", ")) online")
     }
 
-    /// Enough RAM for the kexec installer, from the node's `/proc/meminfo` read now.
-    public static func kexecMemory(meminfo: String) -> PreflightCheck {
+    /// Enough RAM for the kexec installer, from the node's `/proc/meminfo` read now. Install path
+    /// B boots the installer image and needs no kexec: there a shortfall is only said, as the plan does.
+    public static func kexecMemory(meminfo: String, installPath: InstallPath? = nil) -> PreflightCheck {
         let (info, diagnostics) = MeminfoParser.parse(meminfo, file: "/proc/meminfo")
         guard let total = info?.totalBytes else {
             return PreflightCheck("kexec-memory", .fail, "cannot read MemTotal from the node's /proc/meminfo: \(diagnostics.first?.message ?? "empty")")
+        }
+        if total < kexecMinimumBytes, installPath == .bootImage {
+            return PreflightCheck("kexec-memory", .warn, "\(ByteFormat.string(total)) of RAM: too little for the kexec installer (needs \(ByteFormat.string(kexecMinimumBytes))), but the plan's install path B boots the installer image and uses no kexec")
         }
         if total < kexecMinimumBytes {
             return PreflightCheck("kexec-memory", .fail, "\(ByteFormat.string(total)) of RAM: the kexec installer needs at least \(ByteFormat.string(kexecMinimumBytes)) (swap does not count). Use install path B (boot the installer image).")

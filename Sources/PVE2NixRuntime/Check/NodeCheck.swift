@@ -107,7 +107,7 @@ public struct NodeCheck: Sendable {
             let meminfo = try await shell.run("cat /proc/meminfo", timeout: commandTimeout)
             // Connected: the node presented the pinned key (the shell checks strictly).
             checks.append(hostKeyCheck())
-            checks.append(NodeCheckRules.kexecMemory(meminfo: meminfo.standardOutputText))
+            checks.append(NodeCheckRules.kexecMemory(meminfo: meminfo.standardOutputText, installPath: plan.install.path))
             let link = try await shell.run("readlink /root/.ssh/authorized_keys || true", timeout: commandTimeout)
             checks.append(NodeCheckRules.authorizedKeys(readlink: link.standardOutputText))
             checks.append(try await diskCheck(shell))
