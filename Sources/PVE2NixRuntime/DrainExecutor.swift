@@ -13,7 +13,11 @@ public struct DrainLimits: Sendable {
 
     public init() {}
 
-    func polls(_ limit: Duration) -> Int { max(1, Int((limit / pollInterval).rounded(.up))) }
+    func polls(_ limit: Duration) -> Int {
+        guard pollInterval > .zero else { return 1 }
+        let n = (limit / pollInterval).rounded(.up)
+        return n.isFinite ? max(1, Int(min(n, 10_000_000))) : 1
+    }
 }
 
 /// Progress of a drain, for the CLI to show.

@@ -33,7 +33,11 @@ public struct ProxmoxTasks: Sendable {
     }
 
     /// Polls needed to cover `limit` (at least one).
-    public func polls(_ limit: Duration) -> Int { max(1, Int((limit / pollInterval).rounded(.up))) }
+    public func polls(_ limit: Duration) -> Int {
+        guard pollInterval > .zero else { return 1 }
+        let n = (limit / pollInterval).rounded(.up)
+        return n.isFinite ? max(1, Int(min(n, 10_000_000))) : 1
+    }
 
     /// A read, retried with a growing pause while the failure is transient (timeouts, 5xx, 595).
     public func read(_ request: ProxmoxRequest) async throws -> JSONValue {

@@ -49,7 +49,7 @@ public enum RemoteShellError: LocalizedError, Sendable, Equatable {
             \(host) presented a different SSH host key than the one pinned for it, so pve2nix did not connect and changed nothing.
               pinned:    \(pinned)
               presented: \(presented?.rawValue ?? "(could not be read)")
-            If \(host) was reinstalled on purpose, check the new key on its console (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) and re-pin it: pve2nix capture --ssh \(host) --host-key-fingerprint \(presented?.rawValue ?? "SHA256:…").
+            If \(host) was reinstalled on purpose, read the new key's fingerprint on its console (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) and re-pin it with what the console shows: pve2nix capture --ssh NODE=\(host) --host-key-fingerprint NODE=SHA256:… (never copy the presented fingerprint above without checking it).
             Otherwise stop: someone may be impersonating the node.
             """
         case .hostKeyUnknown(let host):

@@ -29,7 +29,7 @@ public struct RunStatusReport: Sendable, Encodable {
     public var stages: [Stage]
     /// The drain's marker on the node (its notes), as last written.
     public var marker: String?
-    /// The drain's newest record of each guest in the current run.
+    /// The drain's newest record of each guest, over every run.
     public var guests: [DrainRecord]
     public var history: [Entry]
 
@@ -50,7 +50,8 @@ public struct RunStatusReport: Sendable, Encodable {
             return Stage(stage: stage, subjects: latest.count, done: latest.values.filter { $0 == .done }.count,
                          failed: latest.values.filter { $0 == .failed }.count, lastPhase: last.entry.phase, lastDetail: last.entry.detail, lastAt: last.at)
         }
-        let drain = mine.compactMap { e in DrainRecord(entry: e.entry) }
+        // The drain's guests across every run: a run started anew still shows what an earlier one left.
+        let drain = all.compactMap { e in DrainRecord(entry: e.entry) }
         marker = drain.last { $0.step == .marker }?.detail
         var latest: [VMID: DrainRecord] = [:]
         // VMID 0 carries records about the node itself (its marker), not a guest.
@@ -58,8 +59,8 @@ public struct RunStatusReport: Sendable, Encodable {
         guests = latest.values.sorted { $0.vmid < $1.vmid }
     }
 
-    /// The drain records of one guest in the current run, oldest first.
+    /// The drain records of one guest, over every run, oldest first.
     public func drainSteps(of vmid: VMID) -> [DrainRecord] {
-        history.filter { $0.run == current?.id }.compactMap { DrainRecord(entry: $0.entry) }.filter { $0.vmid == vmid }
+        history.compactMap { DrainRecord(entry: $0.entry) }.filter { $0.vmid == vmid }
     }
 }

@@ -106,7 +106,8 @@ extension PVE2Nix {
             var files: [String: String] = [:]
             var notes: [String] = []
             var shells: [OpenSSHShell] = []
-            defer { for s in shells { Task { try? await s.close() } } }
+            // Errors leave through Failure.exit, before any task could run: close the masters at once.
+            defer { if !shells.isEmpty { OpenMasters.shared.closeAll() } }
             do {
                 for (node, target) in ordered {
                     let (fingerprint, source) = try await firstContact.establish(node: NodeName(node), target: target, given: given[node], peer: shells.first) { presented in
@@ -129,6 +130,8 @@ extension PVE2Nix {
                 throw Failure.exit("\(error.localizedDescription) Nothing was written.")
             } catch let error as HostKeyPinError {
                 throw Failure.exit(error.localizedDescription)
+            } catch let error as NodeCaptureError {
+                throw Failure.exit("\(error.localizedDescription) Nothing was written.")
             } catch let error as PinnedHostKeysError {
                 throw Failure.exit("\(error.localizedDescription) Nothing was written.")
             }

@@ -94,8 +94,8 @@ extension PVE2Nix {
         var newRun = false
 
         func validate() throws {
-            guard pollInterval > 0, taskTimeout >= pollInterval, haTimeout >= pollInterval else {
-                throw ValidationError("--poll-interval must be positive and below --task-timeout and --ha-timeout")
+            guard pollInterval >= 0.001, taskTimeout >= pollInterval, haTimeout >= pollInterval else {
+                throw ValidationError("--poll-interval must be at least 0.001 seconds and below --task-timeout and --ha-timeout")
             }
             guard requestTimeout > 0 else { throw ValidationError("--request-timeout must be positive") }
             guard (1...16).contains(concurrency) else { throw ValidationError("--concurrency must be between 1 and 16") }

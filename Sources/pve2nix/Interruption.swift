@@ -16,6 +16,7 @@ enum Interruption {
             source.setEventHandler {
                 FileHandle.standardError.write(Data("\npve2nix: interrupted: stopping the programs it started. The journal keeps every step taken; run the command again to resume.\n".utf8))
                 ChildProcessGroups.shared.terminateAll()
+                OpenMasters.shared.closeAll()
                 exit(sig == SIGINT ? 130 : 143)
             }
             source.resume()

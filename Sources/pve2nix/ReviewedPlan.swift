@@ -35,7 +35,7 @@ struct ReviewedPlan {
         if let file = options.plan {
             let saved: SavedPlan
             do { saved = try PlanFile.read(file) } catch let error as PlanFileError { throw Failure.exit(error.localizedDescription, code: 2) }
-            guard saved.node.rawValue == node else {
+            guard saved.node.rawValue == node, saved.plan.node == saved.node else {
                 throw Failure.exit(PlanFileError.otherNode(file, planned: saved.node.rawValue, asked: node).localizedDescription, code: 2)
             }
             let bundle = options.site ?? saved.bundle

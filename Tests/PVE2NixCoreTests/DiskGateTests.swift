@@ -106,9 +106,9 @@ import Testing
         #expect(Self.plan("zfs-mirror-node").disk?.mirrors.first?.partitionTable?.partitions.count == 3)
     }
 
-    /// A plan saved before partition tables were recorded still decodes; the gate says what it could
-    /// not check and does not refuse on that alone.
-    @Test func anOldPlanWithoutATableIsANoteNotARefusal() throws {
+    /// A plan without the install disk's partition table still decodes, but the gate refuses: it
+    /// could not tell whether the disk changed since.
+    @Test func aPlanWithoutATableIsRefused() throws {
         let plan = Self.plan("pve-node")
         let json = try JSONReader.parse(String(decoding: try JSONEncoder().encode(plan), as: UTF8.self))
         #expect(json["disk"]?["partitionTable"] != nil)
@@ -120,9 +120,9 @@ import Testing
         #expect(decoded.disk?.partitionTable == nil)
         let (devices, links) = try Self.now("pve-partition-changed")
         let verdict = DiskGate.judge(planned: try #require(decoded.disk).installTargets, now: devices, links: links)
-        #expect(verdict.proceeds)
+        #expect(!verdict.proceeds)
         let note = verdict.findings.first { $0.rule == .partitionTableUnchanged }
-        #expect(note?.outcome == .warn)
+        #expect(note?.outcome == .fail)
         #expect(note?.message.contains("recorded no partition table") == true)
     }
 

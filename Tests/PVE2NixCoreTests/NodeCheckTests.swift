@@ -21,6 +21,7 @@ import Testing
         state.diskByID = try capture("disk-by-id.txt")
         state.files["/proc/meminfo"] = Data(try capture("meminfo").utf8)
         state.links["/root/.ssh/authorized_keys"] = "/etc/pve/priv/authorized_keys"
+        state.files["/proc/sys/kernel/hostname"] = Data("villa-pve-01\n".utf8)
         return FakeHost(state: state)
     }
 
@@ -97,6 +98,16 @@ import Testing
         #expect(Self.status(results, "disk-identity") == nil)
     }
 
+    /// A host that presents a pinned key but is another node (an address given by mistake).
+    @Test func anotherNodeBehindTheAddressFails() async throws {
+        let host = try Self.host()
+        host.state.withLock { $0.files["/proc/sys/kernel/hostname"] = Data("villa-pve-02\n".utf8) }
+        let (check, dir, _) = try await Self.setUp(host: host)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let result = await check.run().first { $0.check == "host-key" }
+        #expect(result?.status == .fail && result?.detail.contains("villa-pve-02") == true)
+    }
+
     @Test func unitsThatWereNotRehearsedFail() async throws {
         var (check, dir, _) = try await Self.setUp()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -114,6 +125,18 @@ import Testing
         check.generated = GeneratedTreeSnapshot.read(directory: dir.path)
         let result = await check.run().first { $0.check == "generated-config" }
         #expect(result?.status == .fail && result?.detail.contains("configuration.nix") == true)
+    }
+
+    /// A tree generated from another plan (another install disk) is not the tree this plan checks.
+    @Test func aTreeThatWipesAnotherDiskFails() async throws {
+        var (check, dir, _) = try await Self.setUp()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let disko = check.generated?.disko?.replacingOccurrences(of: "S5GXNF0T512345A", with: "S6PNNJ0W123456B")
+        check.generated?.disko = disko
+        let result = await check.run().first { $0.check == "generated-config" }
+        #expect(result?.status == .fail && result?.detail.contains("another plan") == true, "\(String(describing: result))")
+        check.generated?.hasManifest = false
+        #expect(await check.run().first { $0.check == "generated-config" }?.detail.contains("not a tree") == true)
     }
 
     @Test(arguments: [

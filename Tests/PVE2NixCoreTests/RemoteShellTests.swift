@@ -95,7 +95,7 @@ struct RemoteShellTests {
         #expect(error == .hostKeyChanged(host: setup.server.target.description, pinned: pinned, presented: presented))
         let message = error?.errorDescription ?? ""
         #expect(message.contains(pinned.rawValue) && message.contains(presented.rawValue) && message.contains("127.0.0.1"))
-        #expect(message.contains("--host-key-fingerprint \(presented.rawValue)") && message.contains("impersonating"))
+        #expect(message.contains("--host-key-fingerprint NODE=SHA256:…") && message.contains("impersonating"))
         #expect(Self.realKnownHosts() == userKnownHosts)
 
         // Re-pinned on purpose, it connects again.
@@ -185,7 +185,9 @@ struct RemoteShellTests {
             try await shell.run("denied", timeout: .seconds(5))
         }
         #expect(try await shell.run("own", timeout: .seconds(5)).status == 255)
-        #expect(fake.calls.filter { $0.executable == "ssh-keyscan" }.map(\.arguments) == [["-t", "ed25519", "-T", "10", "-p", "22", "pve1"]])
+        // The presented key comes from ssh's own warning: ssh-keyscan, which ignores ssh_config and
+        // may reach another host, is asked only when ssh named none.
+        #expect(fake.calls.filter { $0.executable == "ssh-keyscan" }.isEmpty)
     }
 
     /// The master's pid as `ssh -O check` reports it ("Master running (pid=N)").

@@ -30,6 +30,32 @@ import Testing
         #expect(try store.begin(node: "n", planHash: "cccc3333", newRun: false).id > second.id)
     }
 
+    /// A run started anew on purpose still knows what the drain of an earlier run asked for: a copy
+    /// restored there is never restored a second time.
+    @Test func aNewRunSeesTheDrainOfEarlierRuns() async throws {
+        let (dir, path) = try Self.temporaryJournal()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try SQLiteRunJournal(path: path)
+        let first = try store.begin(node: "n", planHash: "aaaa1111", newRun: false)
+        try await SQLiteDrainJournal(store: store, run: first.id).append(DrainRecord(vmid: VMID(105), phase: .verified, step: .restore, target: "p", copy: VMID(130), detail: "restored"))
+        let second = try store.begin(node: "n", planHash: "bbbb2222", newRun: true)
+        let records = try await SQLiteDrainJournal(store: store, run: second.id).records()
+        #expect(records.map(\.vmid) == [VMID(105)] && records.first?.copy == VMID(130))
+    }
+
+    /// Two nodes sharing one --journal file: one node's run neither blocks nor is abandoned by the other's.
+    @Test func runsOfTwoNodesInOneFileStayApart() throws {
+        let (dir, path) = try Self.temporaryJournal()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try SQLiteRunJournal(path: path)
+        let a = try store.begin(node: "a", planHash: "aaaa1111", newRun: false)
+        let b = try store.begin(node: "b", planHash: "bbbb2222", newRun: false)
+        _ = try store.begin(node: "b", planHash: "cccc3333", newRun: true)
+        #expect(try store.runs().first { $0.id == a.id }?.state == .open)
+        #expect(try store.runs().first { $0.id == b.id }?.state == .abandoned)
+        #expect(try store.begin(node: "a", planHash: "aaaa1111", newRun: false).id == a.id)
+    }
+
     @Test func stagesAndFactsAreKeptPerRun() throws {
         let (dir, path) = try Self.temporaryJournal()
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -21,6 +21,9 @@ extension GeneratedTreeSnapshot {
                 if path.hasSuffix(".nix"), !path.split(separator: "/").contains(where: { $0.hasPrefix(".") }) { nix.append(root.appendingPathComponent(path).path) }
             }
         }
-        return GeneratedTreeSnapshot(directory: directory, units: units, nixFiles: nix.sorted(), changedFiles: GeneratedTreeWriter.manifestMismatches(in: root))
+        var snapshot = GeneratedTreeSnapshot(directory: directory, units: units, nixFiles: nix.sorted(), changedFiles: GeneratedTreeWriter.manifestMismatches(in: root))
+        snapshot.hasManifest = fm.fileExists(atPath: root.appendingPathComponent(GeneratedTreeWriter.manifestName).path)
+        snapshot.disko = try? String(contentsOf: root.appendingPathComponent("disko.nix"), encoding: .utf8)
+        return snapshot
     }
 }

@@ -2,7 +2,9 @@ import Foundation
 import PVE2NixCore
 import PVE2NixRuntime
 
-/// The drain's view of the run journal: its records are the `drain` stage of one run.
+/// The drain's view of the run journal: it writes into one run, and reads the drain records of
+/// every run of the node, so that a new run started on purpose still knows what an earlier one
+/// asked for (a migration in flight, a copy already restored) and never asks twice.
 public final class SQLiteDrainJournal: DrainJournal, Sendable {
     public let store: SQLiteRunJournal
     public let run: Int64
@@ -24,7 +26,7 @@ public final class SQLiteDrainJournal: DrainJournal, Sendable {
     public func schemaVersions() throws -> [String] { try store.schemaVersions() }
 
     public func records() async throws -> [DrainRecord] {
-        try store.entries(run: run).compactMap { DrainRecord(entry: $0.entry) }
+        try history().map(\.record)
     }
 
     public func append(_ record: DrainRecord) async throws {
@@ -33,7 +35,9 @@ public final class SQLiteDrainJournal: DrainJournal, Sendable {
 
     /// Every record with its time, for `pve2nix status`.
     public func history() throws -> [(record: DrainRecord, at: Date)] {
-        try store.entries(run: run).compactMap { e in DrainRecord(entry: e.entry).map { ($0, e.at) } }
+        let node = try store.runs().first { $0.id == run }?.node ?? ""
+        let runs = Set(try store.runs().filter { $0.id == run || $0.node == node || $0.node.isEmpty }.map(\.id))
+        return try store.entries().filter { runs.contains($0.run) }.compactMap { e in DrainRecord(entry: e.entry).map { ($0, e.at) } }
     }
 }
 

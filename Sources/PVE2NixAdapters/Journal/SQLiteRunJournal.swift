@@ -61,12 +61,19 @@ public final class SQLiteRunJournal: Sendable {
         try queue.read { db in try Row.fetchAll(db, sql: "SELECT id, node, plan_hash, started_at, state FROM run ORDER BY id").map(Self.run) }
     }
 
+    /// The runs of `node` (and a run carried over from a drain journal, which has no node yet).
+    public func runs(of node: String) throws -> [RunInfo] {
+        try runs().filter { $0.node == node || $0.node.isEmpty }
+    }
+
     /// The run to act in for `planHash`: the node's open run of that plan (resumed), or a new one.
     /// An open run of another plan is refused unless `newRun`, which marks it abandoned first.
     /// A run carried over from a journal older than plan hashes takes on the first plan given.
     public func begin(node: String, planHash: String, newRun: Bool) throws -> RunInfo {
         try queue.write { db in
-            let open = try Row.fetchAll(db, sql: "SELECT id, node, plan_hash, started_at, state FROM run WHERE state = 'open' ORDER BY id").map(Self.run)
+            // A run carried over from a drain journal has no node yet ('').
+            let open = try Row.fetchAll(db, sql: "SELECT id, node, plan_hash, started_at, state FROM run WHERE state = 'open' AND node IN (?, '') ORDER BY id",
+                                        arguments: [node]).map(Self.run)
             if let current = open.last {
                 if current.planHash == planHash && !newRun { return current }
                 if current.planHash == RunInfo.unknownPlan && !newRun {
@@ -74,7 +81,7 @@ public final class SQLiteRunJournal: Sendable {
                     return RunInfo(id: current.id, node: node, planHash: planHash, startedAt: current.startedAt, state: .open)
                 }
                 guard newRun else { throw RunJournalError.otherPlanRunning(node: node, running: current.planHash, given: planHash, since: current.startedAt) }
-                try db.execute(sql: "UPDATE run SET state = 'abandoned', ended_at = ? WHERE state = 'open'", arguments: [Date()])
+                for run in open { try db.execute(sql: "UPDATE run SET state = 'abandoned', ended_at = ? WHERE id = ?", arguments: [Date(), run.id]) }
             }
             let now = ISO8601DateFormatter().string(from: Date())
             try db.execute(sql: "INSERT INTO run (node, plan_hash, started_at, state) VALUES (?, ?, ?, 'open')", arguments: [node, planHash, now])

@@ -75,7 +75,10 @@ public enum PlanFile {
     public static func write(_ saved: SavedPlan, to path: String) throws {
         let url = URL(fileURLWithPath: path)
         if FileManager.default.fileExists(atPath: url.path) {
-            guard let data = FileManager.default.contents(atPath: url.path), (try? decode(data, path: path)) != nil else {
+            guard let data = FileManager.default.contents(atPath: url.path) else { throw PlanFileError.refusedExisting(path) }
+            do { _ = try decode(data, path: path) } catch let error as PlanFileError {
+                // A plan of a newer pve2nix is a plan too, but not one to overwrite with an older schema.
+                if case .newerSchema = error { throw error }
                 throw PlanFileError.refusedExisting(path)
             }
         }

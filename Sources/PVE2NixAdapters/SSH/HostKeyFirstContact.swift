@@ -36,8 +36,8 @@ public struct HostKeyFirstContact: Sendable {
         if let pinned = try pins.fingerprint(for: target) { return (pinned, .pinnedBefore) }
         if let peer, let known = try? await peer.read(file: "/etc/pve/priv/known_hosts") {
             let entries = KnownHostsEntry.parseFile(String(decoding: known, as: UTF8.self), file: "/etc/pve/priv/known_hosts").entries
-            let names = [node.rawValue, target.host]
-            if let recorded = entries.first(where: { e in e.marker == nil && e.key.isEd25519 && names.contains { e.matches(host: $0, port: 22) } })?.key {
+            // By the node's name only: an address given by mistake would find another node's entry.
+            if let recorded = entries.first(where: { e in e.marker == nil && e.key.isEd25519 && e.matches(host: node.rawValue, port: 22) })?.key {
                 let presented = try await scanner.scan(target)
                 guard presented.fingerprint == recorded.fingerprint else {
                     throw HostKeyPinError.differsFromCluster(node: node.rawValue, target: target.description, recorded: recorded.fingerprint, presented: presented.fingerprint)
@@ -66,7 +66,7 @@ public enum HostKeyPinError: Error, LocalizedError, Sendable, Equatable {
         case .differsFromCluster(let node, let target, let recorded, let presented):
             "\(target) presents the host key \(presented), but the cluster's /etc/pve/priv/known_hosts records \(recorded) for \(node). Nothing was pinned or read. Check the address and the key on \(node)'s console; someone may be impersonating the node."
         case .notConfirmed(let node, let target, let presented):
-            "the host key of \(target) (\(node)) was not confirmed, so nothing was pinned or read. Compare \(presented) with 'ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub' on \(node)'s console, then run again with --host-key-fingerprint \(node)=\(presented)."
+            "the host key of \(target) (\(node)) was not confirmed, so nothing was pinned or read. Compare \(presented) with 'ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub' on \(node)'s console, then run again with --host-key-fingerprint \(node)=SHA256:… as the console shows it."
         }
     }
 }

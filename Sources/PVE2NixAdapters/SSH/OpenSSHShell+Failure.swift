@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import PVE2NixCore
 import PVE2NixRuntime
 
@@ -11,7 +12,10 @@ extension OpenSSHShell {
             if stderr.contains("host key is known for") && !stderr.contains("HAS CHANGED") {
                 throw RemoteShellError.hostKeyUnknown(host: target.description)
             }
-            let presented = (try? await scanner.scan(target))?.fingerprint ?? Self.presentedFingerprint(in: stderr)
+            // What ssh itself saw first: ssh-keyscan ignores ssh_config (HostName, ProxyJump) and may
+            // reach another host.
+            var presented = Self.presentedFingerprint(in: stderr)
+            if presented == nil { presented = (try? await scanner.scan(target))?.fingerprint }
             throw RemoteShellError.hostKeyChanged(host: target.description, pinned: pinned, presented: presented)
         }
         let sshLines = stderr.split(separator: "\n").map(String.init).filter { line in
@@ -50,5 +54,37 @@ enum ControlDirectory {
             throw RemoteShellError.connectionFailed(host: "(none)", detail: "cannot create a private directory for the SSH control socket in \(parent): \(String(cString: strerror(errno)))")
         }
         return String(cString: made)
+    }
+}
+
+/// The control directories of the SSH connections open now. With ControlPersist the master ssh
+/// leaves pve2nix's process groups (it starts a session of its own), so an interrupted run ends
+/// the masters here: the socket's owner is asked to exit, then the directory goes.
+public final class OpenMasters: Sendable {
+    public static let shared = OpenMasters()
+    private let directories = Mutex<Set<String>>([])
+
+    func insert(_ directory: String) { directories.withLock { _ = $0.insert(directory) } }
+    func remove(_ directory: String) { directories.withLock { _ = $0.remove(directory) } }
+
+    /// Ends every open master at once, without waiting on anything but `ssh -O exit` itself.
+    public func closeAll() {
+        let open = directories.withLock { d -> Set<String> in let all = d; d.removeAll(); return all }
+        for directory in open {
+            let socket = directory + "/master"
+            if FileManager.default.fileExists(atPath: socket) {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+                process.arguments = ["ssh", "-o", "ControlPath=\(socket)", "-O", "exit", "pve2nix-master"]
+                process.standardOutput = FileHandle.nullDevice
+                process.standardError = FileHandle.nullDevice
+                if (try? process.run()) != nil {
+                    let deadline = Date().addingTimeInterval(5)
+                    while process.isRunning && Date() < deadline { usleep(50_000) }
+                    if process.isRunning { process.terminate() }
+                }
+            }
+            try? FileManager.default.removeItem(atPath: directory)
+        }
     }
 }

@@ -45,6 +45,7 @@ public struct OpenSSHShell: RemoteShell {
         self.options = options
         self.scanner = scanner ?? HostKeyScanner(runner: runner)
         controlDirectory = try ControlDirectory.make()
+        OpenMasters.shared.insert(controlDirectory)
     }
 
     public func run(_ command: String, timeout: Duration) async throws -> RemoteCommandResult {
@@ -78,6 +79,7 @@ public struct OpenSSHShell: RemoteShell {
     public func close() async throws {
         _ = try? await ssh(["-O", "exit"], control: true, timeout: .seconds(10))
         try? FileManager.default.removeItem(atPath: controlDirectory)
+        OpenMasters.shared.remove(controlDirectory)
     }
 
     /// The options every ssh call starts with: strict checking against the pinned file only,
@@ -89,6 +91,8 @@ public struct OpenSSHShell: RemoteShell {
             "StrictHostKeyChecking=yes", "HostKeyAlgorithms=ssh-ed25519",
             "UserKnownHostsFile=\(Self.optionPath(pins.path))", "GlobalKnownHostsFile=/dev/null",
             "HostKeyAlias=\(target.knownHostsName)", "UpdateHostKeys=no", "CheckHostIP=no",
+            // Other ways ssh would trust a key besides the pinned file: a command, DNS SSHFP records.
+            "KnownHostsCommand=none", "VerifyHostKeyDNS=no",
             "BatchMode=yes", "ConnectTimeout=\(Self.seconds(options.connectTimeout))",
             "ControlMaster=auto", "ControlPath=\(Self.optionPath(controlDirectory + "/master"))",
             "ControlPersist=\(Self.seconds(options.controlPersist))",

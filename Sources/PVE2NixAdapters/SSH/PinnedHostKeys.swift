@@ -30,7 +30,7 @@ public struct PinnedHostKeys: Sendable {
 
     /// The pinned ed25519 key of `host` on `port`, if any.
     public func key(host: String, port: Int) throws -> SSHPublicKey? {
-        try entries().first { $0.marker == nil && $0.key.isEd25519 && $0.matches(host: host, port: port) }?.key
+        try entries().first { $0.marker == nil && $0.key.isEd25519 && $0.matches(host: host.lowercased(), port: port) }?.key
     }
 
     /// The fingerprint of the key pinned for `target`, if any.
@@ -42,11 +42,19 @@ public struct PinnedHostKeys: Sendable {
     /// rewritten atomically with mode 0600.
     public func pin(host: String, port: Int, key: SSHPublicKey) throws {
         guard key.isEd25519 else { throw SSHParseError.notEd25519(found: key.algorithm) }
-        let name = KnownHostsEntry.hostName(host.lowercased(), port: port)
-        var lines = try entries().filter { $0.hosts != .names([name]) }.map(\.line)
-        lines.append(KnownHostsEntry.line(host: host, port: port, key: key))
-        try writeAtomically(Data((lines.joined(separator: "\n") + "\n").utf8))
+        // Only a file pve2nix wrote is rewritten: never the user's own known_hosts.
+        if let text = try? String(contentsOfFile: path, encoding: .utf8), !text.isEmpty, !text.hasPrefix(Self.header) {
+            throw PinnedHostKeysError.notOurs(path: path)
+        }
+        // Every entry that matches the host goes (hashed or pattern entries too): ssh would trust
+        // any key that matches, so a stale one must not stay beside the new pin.
+        var lines = try entries().filter { !$0.matches(host: host.lowercased(), port: port) }.map(\.line)
+        lines.append(KnownHostsEntry.line(host: host.lowercased(), port: port, key: key))
+        try writeAtomically(Data(([Self.header] + lines).joined(separator: "\n").appending("\n").utf8))
     }
+
+    /// The first line of a file pve2nix writes; a file without it is not rewritten.
+    public static let header = "# pve2nix: pinned SSH host keys of one site (ed25519). Written by pve2nix; edit with care."
 
     /// Writes a temporary file beside `path` (0600 from its creation), syncs it, renames it over.
     private func writeAtomically(_ data: Data) throws {
@@ -87,11 +95,14 @@ public struct PinnedHostKeys: Sendable {
 public enum PinnedHostKeysError: LocalizedError, Sendable, Equatable {
     case cannotRead(path: String, reason: String)
     case cannotWrite(path: String, reason: String)
+    case notOurs(path: String)
 
     public var errorDescription: String? {
         switch self {
         case .cannotRead(let path, let reason):
             "cannot read the pinned host keys \(path): \(reason). No connection was made; check the file's permissions."
+        case .notOurs(let path):
+            "\(path) is not a file of pins pve2nix wrote (it lacks pve2nix's first line), so it is left as it is and no key was pinned. Give --known-hosts a file of pve2nix's own (or none, for the default)."
         case .cannotWrite(let path, let reason):
             "cannot write the pinned host keys \(path): \(reason). The file is unchanged (no key was pinned); check the directory's permissions and free space, then run again."
         }

@@ -44,7 +44,7 @@ public enum NodeCheckRules {
             checks.append(PreflightCheck("quorum-after", .fail, "\(leaving) is the cluster's only member: there is no cluster to keep"))
         } else if present >= needed && remaining.count >= 2 {
             checks.append(PreflightCheck("quorum-after", .pass, "without \(leaving): \(present) of \(expected) votes online, \(needed) needed"))
-        } else if remaining.count < 2 {
+        } else if remaining.count < 2 && present >= needed {
             checks.append(PreflightCheck("quorum-after", .warn, "without \(leaving) one node is left (\(remaining.sorted().joined())): it keeps quorum only alone, with 'pvecm expected 1' (an operator's decision; Proxmox warns against cluster changes while expected votes are set)"))
         } else {
             checks.append(PreflightCheck("quorum-after", .fail, "without \(leaving): \(present) of \(expected) votes online, \(needed) needed: the cluster would lose quorum. Bring the offline peers back first."))

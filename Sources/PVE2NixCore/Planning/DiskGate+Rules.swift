@@ -106,7 +106,7 @@ struct DiskWorld {
             DiskGateFinding(rule: .partitionTableUnchanged, disk: disk.byId, kernelName: device.kernelName, outcome: outcome, message: message)
         }
         guard let planned = disk.partitionTable else {
-            return finding(.warn, "the plan recorded no partition table for \(here) (it was saved by an older pve2nix), so the partitions cannot be compared. Plan again to have them checked.")
+            return finding(.fail, "the plan recorded no partition table for \(here) (its capture's lsblk had no pttype/ptuuid columns), so the gate cannot tell whether the disk changed since. Capture 'lsblk -J -b -O' on the node again, plan again and review the new plan.")
         }
         guard let now = PartitionTableIdentity(disk: device) else {
             return finding(.fail, "lsblk shows partitions on \(here) but no 'pttype': it was captured without all columns. Capture 'lsblk -J -b -O' and check again.")

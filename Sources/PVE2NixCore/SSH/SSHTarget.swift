@@ -61,7 +61,7 @@ public struct SSHTarget: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// How OpenSSH names this host in known_hosts: `host` on port 22, else `[host]:port`.
-    public var knownHostsName: String { KnownHostsEntry.hostName(host, port: port) }
+    public var knownHostsName: String { KnownHostsEntry.hostName(host.lowercased(), port: port) }
 
     /// `[USER@]HOST[:PORT]`, with brackets around an IPv6 literal; the port only when not 22.
     public var description: String {

@@ -21,6 +21,12 @@ public struct NodeSSHCapturer: Sendable {
         let dir = "nodes/\(node)"
         var files: [String: String] = [:]
         var notes: [String] = []
+        // The machine behind the address must be the node named: a wrong address would file
+        // another node's disks and network under this one.
+        let hostname = try await output("cat /proc/sys/kernel/hostname").trimmingCharacters(in: .whitespacesAndNewlines)
+        guard hostname.split(separator: ".").first.map(String.init) == node.rawValue else {
+            throw NodeCaptureError.otherHost(node: node.rawValue, target: shell.target.description, hostname: hostname)
+        }
         // Plain command outputs, one file each.
         let outputs: [(String, String)] = [
             ("ip-link.json", "ip -j -d link show"),
@@ -95,6 +101,7 @@ public struct NodeSSHCapturer: Sendable {
         var pending = [("/etc/network/interfaces", 0)]
         while let (path, depth) = pending.first {
             pending.removeFirst()
+            let path = Self.normalized(path)
             guard seen.insert(path).inserted, depth <= maximumSourceDepth else { continue }
             guard let text = try await optionalFile(path) else {
                 if depth == 0 { throw RemoteShellError.commandFailed(host: shell.target.description, command: "cat /etc/network/interfaces", status: 1, detail: "the node has no /etc/network/interfaces") }
@@ -116,8 +123,15 @@ public struct NodeSSHCapturer: Sendable {
     static let linkDirectories = ["/usr/local/lib/systemd/network", "/etc/systemd/network"]
 
     static func bundlePath(for path: String) -> String {
-        if path.hasPrefix("/etc/network/") { return String(path.dropFirst("/etc/network/".count)) }
-        return String(path.drop { $0 == "/" })
+        let clean = normalized(path)
+        if clean.hasPrefix("/etc/network/") { return String(clean.dropFirst("/etc/network/".count)) }
+        return String(clean.drop { $0 == "/" })
+    }
+
+    /// `//` and `/./` collapsed: `source-directory interfaces.d/` and `source ./x` are valid.
+    static func normalized(_ path: String) -> String {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true).filter { $0 != "." }
+        return (path.hasPrefix("/") ? "/" : "") + parts.joined(separator: "/")
     }
 
     /// The patterns of `source` lines (and the directories of `source-directory` lines, as `DIR/*`).
@@ -133,17 +147,41 @@ public struct NodeSSHCapturer: Sendable {
         }
     }
 
-    /// A path for the remote shell with its glob characters live and everything else quoted.
+    /// A path for the remote shell with its glob characters (`*`, `?`, `[…]`) live and everything
+    /// else quoted. Inside brackets only a plain class is kept live; anything else is quoted.
     static func globQuoted(_ path: String) -> String {
         var out = ""
         var literal = ""
         func flush() {
             if !literal.isEmpty { out += ShellQuoting.quote(literal); literal = "" }
         }
-        for c in path {
-            if c == "*" || c == "?" { flush(); out.append(c) } else { literal.append(c) }
+        let chars = Array(path)
+        var i = 0
+        while i < chars.count {
+            let c = chars[i]
+            if c == "*" || c == "?" {
+                flush(); out.append(c)
+            } else if c == "[", let close = chars[(i + 1)...].firstIndex(of: "]"), close > i + 1,
+                      chars[(i + 1)..<close].allSatisfy({ $0.isLetter || $0.isNumber || "-_!^.".contains($0) }) {
+                flush(); out += String(chars[i...close]); i = close
+            } else {
+                literal.append(c)
+            }
+            i += 1
         }
         flush()
         return out
+    }
+}
+
+/// Why a node's SSH capture stopped. Nothing was written.
+public enum NodeCaptureError: Error, LocalizedError, Sendable, Equatable {
+    case otherHost(node: String, target: String, hostname: String)
+
+    public var errorDescription: String? {
+        switch self {
+        case .otherHost(let node, let target, let hostname):
+            "\(target) is '\(hostname)', not \(node): nothing of it was captured. Give --ssh \(node)=[USER@]HOST with \(node)'s own address."
+        }
     }
 }

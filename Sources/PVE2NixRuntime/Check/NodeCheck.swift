@@ -12,6 +12,10 @@ public struct GeneratedTreeSnapshot: Sendable {
     /// Files the manifest lists that are missing or were changed by hand.
     public var changedFiles: [String]
     public var exists = true
+    /// Whether pve2nix's manifest is there: without it, nothing says the tree is pve2nix's.
+    public var hasManifest = true
+    /// The text of `disko.nix`: the disks the install would wipe.
+    public var disko: String?
 
     public init(directory: String, units: [String: String], nixFiles: [String], changedFiles: [String], exists: Bool = true) {
         self.exists = exists
@@ -105,8 +109,11 @@ public struct NodeCheck: Sendable {
         var checks: [PreflightCheck] = []
         do {
             let meminfo = try await shell.run("cat /proc/meminfo", timeout: commandTimeout)
-            // Connected: the node presented the pinned key (the shell checks strictly).
-            checks.append(hostKeyCheck())
+            // Connected: the node presented the pinned key (the shell checks strictly). That the
+            // key is this node's and not another pinned host's, its name says.
+            let hostname = try await shell.run("cat /proc/sys/kernel/hostname", timeout: commandTimeout).standardOutputText
+            let release = try await shell.run("cat /etc/os-release", timeout: commandTimeout).standardOutputText
+            checks.append(hostKeyCheck(hostname: hostname.trimmingCharacters(in: .whitespacesAndNewlines), inInstaller: Self.isInstaller(release)))
             checks.append(NodeCheckRules.kexecMemory(meminfo: meminfo.standardOutputText, installPath: plan.install.path))
             let link = try await shell.run("readlink /root/.ssh/authorized_keys || true", timeout: commandTimeout)
             checks.append(NodeCheckRules.authorizedKeys(readlink: link.standardOutputText))
@@ -120,8 +127,16 @@ public struct NodeCheck: Sendable {
         return checks
     }
 
-    func hostKeyCheck() -> PreflightCheck {
+    static func isInstaller(_ osRelease: String) -> Bool {
+        osRelease.split(separator: "\n").contains { $0 == "VARIANT_ID=installer" || $0 == "VARIANT_ID=\"installer\"" }
+    }
+
+    func hostKeyCheck(hostname: String, inInstaller: Bool) -> PreflightCheck {
         guard let pinned = pinnedFingerprint else { return PreflightCheck("host-key", .fail, "no host key is pinned for \(plan.node)") }
+        // The kexec installer keeps the node's host keys but not its name.
+        if !inInstaller, hostname.split(separator: ".").first.map(String.init) != plan.node.rawValue {
+            return PreflightCheck("host-key", .fail, "the host at \(shell?.target.description ?? "the SSH target") is '\(hostname)', not \(plan.node): it presented a key pinned for that address, but it is another machine. Check --ssh.")
+        }
         if let recorded = recordedFingerprint, recorded != pinned {
             return PreflightCheck("host-key", .fail, "the pinned key \(pinned) differs from the one the bundle recorded (\(recorded)): capture again with --ssh to see which is right")
         }
@@ -140,18 +155,43 @@ public struct NodeCheck: Sendable {
         }
         let verdict = DiskGate.judge(planned: disk.installTargets, now: devices, links: links)
         let disks = disk.installTargets.map(\.byId.path).joined(separator: ", ")
-        if verdict.proceeds {
+        let inInstaller = Self.isInstaller(try await shell.run("cat /etc/os-release", timeout: commandTimeout).standardOutputText)
+        // lsblk shows no mount point for a ZFS pool's members: an imported pool on the disk is in
+        // use all the same (and disko would 'zpool destroy -f' it).
+        let pools = try await shell.run("zpool list -H -o name 2>/dev/null || true", timeout: commandTimeout).standardOutputText
+        let imported = Self.importedPools(pools.split(separator: "\n").map(String.init), on: disk.installTargets, devices: devices, links: links)
+        var inUse = verdict.failures.filter { $0.rule == .nothingInUse }.map(\.message)
+        if !imported.isEmpty { inUse.append("the ZFS pool\(imported.count == 1 ? "" : "s") \(imported.joined(separator: ", ")) on it \(imported.count == 1 ? "is" : "are") imported (zpool export, or reboot into the installer)") }
+        let blocking = verdict.failures.filter { $0.rule != .nothingInUse }.map { "rule \($0.rule.rawValue) (\($0.rule.name)): \($0.message)" }
+            + (inInstaller ? inUse.map { "rule 5 (nothing mounted or used as swap): \($0)" } : [])
+        if blocking.isEmpty && inUse.isEmpty {
             return PreflightCheck("disk-identity", .pass, "\(disks): every rule of the gate holds (\(verdict.findings.count) findings)")
         }
         // On the running Proxmox the install disk holds / and swap: rule 5 can only hold in the
         // installer, where the gate runs again right before the wipe.
-        let release = try await shell.run("cat /etc/os-release", timeout: commandTimeout).standardOutputText
-        let inInstaller = release.split(separator: "\n").contains { $0 == "VARIANT_ID=installer" || $0 == "VARIANT_ID=\"installer\"" }
-        let blocking = verdict.failures.filter { inInstaller || $0.rule != .nothingInUse }
         if blocking.isEmpty {
-            return PreflightCheck("disk-identity", .warn, "\(disks): the disks are the planned ones and alone; they are in use by the running system (\(verdict.failures.map(\.message).joined(separator: " "))), as expected before the installer runs. The gate checks again, strictly, right before the wipe.")
+            return PreflightCheck("disk-identity", .warn, "\(disks): the disks are the planned ones and alone; they are in use by the running system (\(inUse.joined(separator: " "))), as expected before the installer runs. The gate checks again, strictly, right before the wipe.")
         }
-        return PreflightCheck("disk-identity", .fail, blocking.map { "rule \($0.rule.rawValue) (\($0.rule.name)): \($0.message)" }.joined(separator: " | "))
+        return PreflightCheck("disk-identity", .fail, blocking.joined(separator: " | "))
+    }
+
+    /// The imported pools (of `names`) with a member on one of the planned disks.
+    static func importedPools(_ names: [String], on planned: [DiskTarget], devices: [BlockDevice], links: [DiskIDLink]) -> [String] {
+        let wanted = Set(names.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+        guard !wanted.isEmpty else { return [] }
+        let kernels = Set(planned.compactMap { p in links.first { $0.name == p.byId.linkName }?.target })
+        var found: Set<String> = []
+        for disk in devices where kernels.contains(disk.kernelName) {
+            for d in [disk] + disk.allDescendants where d.fstype == "zfs_member" {
+                if let label = d.label, wanted.contains(label) { found.insert(label) }
+            }
+        }
+        return found.sorted()
+    }
+
+    /// Every `/dev/disk/by-id/…` path quoted in a Nix text.
+    static func byIDPaths(in text: String) -> [String] {
+        text.split(separator: "\"").map(String.init).filter { $0.hasPrefix("/dev/disk/by-id/") && !$0.contains(" ") }
     }
 
     func generatedChecks() async -> [PreflightCheck] {
@@ -163,7 +203,13 @@ public struct NodeCheck: Sendable {
             return [PreflightCheck("generated-config", .fail, "\(generated.directory) does not exist: give --generated the directory 'pve2nix generate \(plan.node) --out DIR' wrote"),
                     PreflightCheck("network-rehearsed", .fail, "no generated network units to compare with a rehearsal")]
         }
-        if !generated.changedFiles.isEmpty {
+        let wiped = Set(Self.byIDPaths(in: generated.disko ?? ""))
+        let planned = Set(plan.disk?.installTargets.map(\.byId.path) ?? [])
+        if !generated.hasManifest {
+            checks.append(PreflightCheck("generated-config", .fail, "\(generated.directory) has no \(".pve2nix-manifest"): it is not a tree 'pve2nix generate' wrote. Generate it: pve2nix generate \(plan.node) --site DIR --out DIR"))
+        } else if wiped != planned {
+            checks.append(PreflightCheck("generated-config", .fail, "\(generated.directory)/disko.nix would wipe \(wiped.isEmpty ? "no /dev/disk/by-id disk" : wiped.sorted().joined(separator: ", ")), but plan \(plan.node) names \(planned.sorted().joined(separator: ", ")): the tree was generated from another plan. Generate it again from the plan's bundle."))
+        } else if !generated.changedFiles.isEmpty {
             checks.append(PreflightCheck("generated-config", .fail, "\(generated.directory): \(generated.changedFiles.joined(separator: ", ")) missing or changed since pve2nix wrote them; generate again"))
         } else if generated.nixFiles.isEmpty {
             checks.append(PreflightCheck("generated-config", .fail, "\(generated.directory) holds no .nix files: is it a tree 'pve2nix generate' wrote?"))
