@@ -7,7 +7,7 @@ extension FakeProxmoxCluster {
     /// The pve-manager version: the first node's captured `pveversion` when it is of the schema's release.
     func version() -> JSONValue {
         let release = schema?.release ?? "9.1"
-        let captured = seed.nodes.lazy.compactMap { n in n.statusText.flatMap { try? JSONReader.parse($0) }.flatMap { ($0["data"] ?? $0)["pveversion"]?.stringValue } }.first
+        let captured = seed.nodes.lazy.compactMap { n in self.captured.nodeStatus[n.name].flatMap { try? JSONReader.parse($0) }.flatMap { ($0["data"] ?? $0)["pveversion"]?.stringValue } }.first
         var version = "\(release).0", repoid = "0123456789abcdef"
         if let parts = captured?.split(separator: "/"), parts.count >= 3, parts[1].hasPrefix(release) {
             version = String(parts[1])
@@ -105,7 +105,7 @@ extension FakeProxmoxCluster {
     /// The captured answer as the node gave it, or one made from what the bundle knows.
     func nodeStatus(_ request: ProxmoxRequest) throws -> JSONValue {
         let node = NodeName(request.pathParameters["node"]?.text ?? "")
-        if let text = seed.node(node)?.statusText, let json = try? JSONReader.parse(text) { return json["data"] ?? json }
+        if let text = captured.nodeStatus[node], let json = try? JSONReader.parse(text) { return json["data"] ?? json }
         let s = seed.node(node)?.status
         let total = s?.memoryTotalBytes ?? 16 << 30, used = s?.memoryUsedBytes ?? 4 << 30
         let release = schema?.release ?? "9.1"

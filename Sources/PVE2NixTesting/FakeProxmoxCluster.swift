@@ -67,6 +67,8 @@ public actor FakeProxmoxCluster: ProxmoxAPI {
     public internal(set) var timeScale: Double?
 
     let seed: Site
+    /// The bundle's own texts the simulator serves as captured: guest configs and node status.
+    let captured: CapturedTexts
     /// The schema requests are checked against (nil: no checks, answers only).
     public nonisolated let schema: ProxmoxSchema?
     let clock = ContinuousClock()
@@ -76,6 +78,7 @@ public actor FakeProxmoxCluster: ProxmoxAPI {
     /// schema next to the package; its release decides HA rules (9) or HA groups (8).
     public init(site: Site, bundle: (any FileTree)? = nil, schema: ProxmoxSchema? = ProxmoxSchema.bundled()) {
         seed = site
+        captured = CapturedTexts(site: site, bundle: bundle)
         self.schema = schema
         for member in site.memberNames { online[member] = site.isOnline(member) }
         quorate = site.cluster?.quorate ?? true
@@ -182,7 +185,7 @@ public actor FakeProxmoxCluster: ProxmoxAPI {
     /// The config text of a guest: changed or restored here, else the seed's, else a minimal one.
     func configText(_ vmid: VMID) -> String? {
         guard let guest = guests[vmid] else { return nil }
-        if let text = configs[vmid] ?? seed.nodes.lazy.compactMap({ $0.guestConfigTexts[vmid] }).first { return text }
+        if let text = configs[vmid] ?? captured.guestConfigs[vmid] { return text }
         let r = seed.resources.first { $0.vmid == vmid }
         let name = guest.kind == .qemu ? "name" : "hostname"
         let disk = guest.kind == .qemu ? "scsi0: local-lvm:vm-\(vmid)-disk-0,size=32G" : "rootfs: local-lvm:vm-\(vmid)-disk-0,size=8G"
@@ -220,4 +223,26 @@ public actor FakeProxmoxCluster: ProxmoxAPI {
 
 extension String {
     func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
+}
+
+/// Texts of a capture bundle the simulator answers with as they were captured. Read here, in the
+/// testing target, so that the shipped model keeps none of them.
+struct CapturedTexts: Sendable {
+    var guestConfigs: [VMID: String] = [:]
+    var nodeStatus: [NodeName: String] = [:]
+
+    init(site: Site, bundle: (any FileTree)?) {
+        guard let bundle else { return }
+        for node in site.nodes {
+            let dir = "nodes/\(node.name)"
+            nodeStatus[node.name] = bundle.read("\(dir)/status.json")
+            for kind in ["lxc", "qemu-server"] {
+                for entry in bundle.list("\(dir)/\(kind)") ?? [] where entry.hasSuffix(".conf") {
+                    guard let vmid = VMID(String(entry.dropLast(5))), node.guests.contains(where: { $0.vmid == vmid }),
+                          let text = bundle.read("\(dir)/\(kind)/\(entry)") else { continue }
+                    guestConfigs[vmid] = text
+                }
+            }
+        }
+    }
 }

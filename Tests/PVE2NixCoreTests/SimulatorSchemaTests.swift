@@ -56,7 +56,7 @@ import Testing
     @Test func answersMatchTheSchemaReturns() async throws {
         let schema = try ProxmoxSchemaTests.load("pve-api-schema-9.1.json")
         let site = Fixtures.loadSite(Fixtures.villa)
-        let cluster = FakeProxmoxCluster(site: site)
+        let cluster = FakeProxmoxCluster(site: site, bundle: LocalFileTree(root: Fixtures.villa))
         let upid = try await cluster.send(.migrateCT(node: "villa-pve-01", vmid: VMID(101), target: "villa-pve-03", restart: true)).stringValue!
         let requests: [ProxmoxRequest] = [
             .clusterStatus(), .clusterResources(), .haResources(), .haRules(), .storageList(), .clusterNodes(),
@@ -87,7 +87,7 @@ import Testing
 
     @Test func backupAndRestoreAnswersMatchTheSchema() async throws {
         let schema = try ProxmoxSchemaTests.load("pve-api-schema-9.1.json")
-        let cluster = FakeProxmoxCluster(site: Fixtures.loadSite(Fixtures.villa))
+        let cluster = FakeProxmoxCluster(site: Fixtures.loadSite(Fixtures.villa), bundle: LocalFileTree(root: Fixtures.villa))
         func check(_ request: ProxmoxRequest) async throws -> JSONValue {
             let answer = try await cluster.send(request)
             let returns = schema[request.template]?["info"]?[request.method.rawValue]?["returns"]

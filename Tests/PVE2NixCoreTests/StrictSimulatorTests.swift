@@ -78,7 +78,7 @@ import Testing
     func localDevicesAbortTheMigration(_ key: String, _ value: String) async throws {
         let cluster = try Self.villa()
         // serial0: socket (VM 122 has it) is no local device; the baseline moves.
-        let text = try #require(Self.site.node(Self.one)?.guestConfigTexts[VMID(122)])
+        let text = try String(contentsOf: Fixtures.villa.appendingPathComponent("nodes/villa-pve-01/qemu-server/122.conf"), encoding: .utf8)
         await cluster.setConfig(VMID(122), text + "\(key): \(value)\n")
         let upid = try #require(try await cluster.send(Self.migrateVM(122, to: Self.three, online: true)).stringValue)
         #expect(upid.contains(":qmigrate:122:root@pam:"))

@@ -163,7 +163,6 @@ public struct SiteLoader: Sendable {
             else { diagnostics.append(.error(path, 1, "hostid must be 8 hex digits (the output of 'hostid'), found '\(value)'")) }
         }
         var guests: [Guest] = []
-        var configTexts: [VMID: String] = [:]
         for kind in [GuestKind.lxc, .qemu] {
             for entry in tree.list("\(dir)/\(kind.configDirectory)") ?? [] where entry.hasSuffix(".conf") {
                 let path = "\(dir)/\(kind.configDirectory)/\(entry)"
@@ -172,7 +171,6 @@ public struct SiteLoader: Sendable {
                     continue
                 }
                 guard let text = tree.read(path) else { continue }
-                configTexts[vmid] = text
                 let config = GuestConfigParser.parse(text, kind: kind, vmid: vmid, file: path)
                 diagnostics.append(contentsOf: config.diagnostics)
                 let resource = resources[vmid]
@@ -191,8 +189,6 @@ public struct SiteLoader: Sendable {
                                   links: links, addresses: addresses, disks: disks, diskLinks: diskLinks, meminfo: meminfo,
                                   firmware: firmware, hostID: hostID, guests: guests)
         for path in interfaceFiles { capture.interfaceTexts[path] = tree.read(path) }
-        capture.guestConfigTexts = configTexts
-        capture.statusText = file("status.json")?.text
         return capture
     }
 

@@ -7,10 +7,6 @@ public struct NodeCapture: Sendable, Hashable, Codable {
     public var interfaceFiles: [String]
     /// The interfaces files as captured, by bundle path (the rehearsal lab runs them for real).
     public var interfaceTexts: [String: String] = [:]
-    /// Guest configs as captured, by VMID (the simulator serves them through the API).
-    public var guestConfigTexts: [VMID: String] = [:]
-    /// `GET /nodes/<node>/status` as captured (the simulator answers with it).
-    public var statusText: String?
     public var links: [IPLink]
     public var addresses: [IPAddressEntry]
     public var disks: [BlockDevice]
