@@ -139,6 +139,21 @@ import Testing
         #expect(await check.run().first { $0.check == "generated-config" }?.detail.contains("not a tree") == true)
     }
 
+    /// lsblk shows no mount point for a ZFS pool's members: an imported pool on the install disk is
+    /// found by its label, a pool on another disk is not the install's business.
+    @Test func importedPoolsOnTheInstallDiskAreFound() throws {
+        var (devices, _) = CaptureDecoders.lsblk(try Self.capture("lsblk.json"), file: "lsblk.json")
+        let (links, _) = CaptureDecoders.diskByID(try Self.capture("disk-by-id.txt"), file: "disk-by-id.txt")
+        let targets = try #require(DrainExecutorTests.plan.disk).installTargets
+        let nvme = try #require(devices.firstIndex { $0.kernelName == "nvme0n1" })
+        devices[nvme].children[0].fstype = "zfs_member"
+        devices[nvme].children[0].label = "rpool"
+        #expect(NodeCheck.importedPools(["rpool", "tank"], on: targets, devices: devices, links: links) == ["rpool"])
+        // tank lives on the SATA disk, outside the plan.
+        #expect(NodeCheck.importedPools(["tank"], on: targets, devices: devices, links: links).isEmpty)
+        #expect(NodeCheck.importedPools([], on: targets, devices: devices, links: links).isEmpty)
+    }
+
     @Test(arguments: [
         // (online peers, votes each, qdevice) → quorum-after
         (["a", "b", "c"], false, PreflightCheck.Status.pass),

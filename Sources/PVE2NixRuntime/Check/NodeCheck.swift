@@ -176,7 +176,7 @@ public struct NodeCheck: Sendable {
     }
 
     /// The imported pools (of `names`) with a member on one of the planned disks.
-    static func importedPools(_ names: [String], on planned: [DiskTarget], devices: [BlockDevice], links: [DiskIDLink]) -> [String] {
+    public static func importedPools(_ names: [String], on planned: [DiskTarget], devices: [BlockDevice], links: [DiskIDLink]) -> [String] {
         let wanted = Set(names.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
         guard !wanted.isEmpty else { return [] }
         let kernels = Set(planned.compactMap { p in links.first { $0.name == p.byId.linkName }?.target })
