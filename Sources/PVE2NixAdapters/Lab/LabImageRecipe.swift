@@ -2,8 +2,32 @@
 /// a debootstrap'd Debian 13 (trixie) root with systemd 257, udev, iproute2 and ifupdown2, packed as
 /// ext4 without a loop mount, and a busybox initramfs that loads the virtio modules and hands over
 /// to the scenario's own init. Its text is part of the cache key: change it and the image rebuilds.
-enum LabImageRecipe {
+public enum LabImageRecipe {
     static let version = "1"
+
+    /// The start of a busybox initramfs that can read virtio disks: the modules taken from the
+    /// unpacked kernel package, and the first lines of its init, which load them. The stand-in
+    /// node's recipe uses it too.
+    public static let initramfsStart = #"""
+    mkdir -p initrd/bin initrd/mod initrd/dev initrd/proc initrd/sys initrd/newroot
+    cp "$(command -v busybox)" initrd/bin/busybox
+    for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk; do
+      f=$(find "kernel/lib/modules/$kver" -name "$m.ko*" | head -n 1)
+      [ -n "$f" ] || continue
+      case "$f" in
+        *.xz) xz -dc "$f" > "initrd/mod/$m.ko" ;;
+        *.zst) zstd -qdc "$f" > "initrd/mod/$m.ko" ;;
+        *) cp "$f" "initrd/mod/$m.ko" ;;
+      esac
+    done
+    cat > initrd/init <<'INIT'
+    #!/bin/busybox sh
+    /bin/busybox --install -s /bin
+    mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
+    for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk; do
+      [ -f /mod/$m.ko ] && insmod /mod/$m.ko 2>/dev/null
+    done
+    """#
 
     static let script = #"""
     #!/usr/bin/env bash
@@ -46,24 +70,7 @@ enum LabImageRecipe {
     cp "kernel/boot/vmlinuz-$kver" "$out/vmlinuz.tmp"
 
     step "initramfs"
-    mkdir -p initrd/bin initrd/mod initrd/dev initrd/proc initrd/sys initrd/newroot
-    cp "$(command -v busybox)" initrd/bin/busybox
-    for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk; do
-      f=$(find "kernel/lib/modules/$kver" -name "$m.ko*" | head -n 1)
-      [ -n "$f" ] || continue
-      case "$f" in
-        *.xz) xz -dc "$f" > "initrd/mod/$m.ko" ;;
-        *.zst) zstd -qdc "$f" > "initrd/mod/$m.ko" ;;
-        *) cp "$f" "initrd/mod/$m.ko" ;;
-      esac
-    done
-    cat > initrd/init <<'INIT'
-    #!/bin/busybox sh
-    /bin/busybox --install -s /bin
-    mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
-    for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk; do
-      [ -f /mod/$m.ko ] && insmod /mod/$m.ko 2>/dev/null
-    done
+    \#(initramfsStart)
     i=0; while [ ! -b /dev/vda ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
     mount -t ext4 /dev/vda /newroot || { echo "lab: no root disk"; echo o > /proc/sysrq-trigger; }
     rm -rf /newroot/lab/scenario; mkdir -p /newroot/lab

@@ -1,3 +1,5 @@
+import PVE2NixAdapters
+
 /// The shell recipe that builds the stand-in node's image, in the lab image's way (Debian's cloud
 /// kernel, a debootstrap'd Debian 13 root packed with `mkfs.ext4 -d`, a busybox initramfs), but
 /// booting the real root with systemd, so udev makes `/dev/disk/by-id`, LVM activates and sshd runs
@@ -119,24 +121,7 @@ enum StandInNodeRecipe {
     cp "kernel/boot/vmlinuz-$kver" "$out/vmlinuz.tmp"
 
     step "initramfs"
-    mkdir -p initrd/bin initrd/mod initrd/dev initrd/proc initrd/sys initrd/newroot
-    cp "$(command -v busybox)" initrd/bin/busybox
-    for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk; do
-      f=$(find "kernel/lib/modules/$kver" -name "$m.ko*" | head -n 1)
-      [ -n "$f" ] || continue
-      case "$f" in
-        *.xz) xz -dc "$f" > "initrd/mod/$m.ko" ;;
-        *.zst) zstd -qdc "$f" > "initrd/mod/$m.ko" ;;
-        *) cp "$f" "initrd/mod/$m.ko" ;;
-      esac
-    done
-    cat > initrd/init <<'INIT'
-    #!/bin/busybox sh
-    /bin/busybox --install -s /bin
-    mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
-    for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk; do
-      [ -f /mod/$m.ko ] && insmod /mod/$m.ko 2>/dev/null
-    done
+    \#(LabImageRecipe.initramfsStart)
     # The root is the disk with serial STANDINROOT, whatever the order of the others.
     root=; i=0
     while [ -z "$root" ] && [ $i -lt 150 ]; do
