@@ -36,7 +36,7 @@ import Testing
         let proxy = try #require(Int32((try? String(contentsOfFile: pidFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""))
         #expect(kill(proxy, 0) == 0)
         kill(process.processIdentifier, SIGINT)
-        let stop = Date().addingTimeInterval(20)
+        let stop = Date().addingTimeInterval(60)
         while process.isRunning && Date() < stop { try await Task.sleep(for: .milliseconds(50)) }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()

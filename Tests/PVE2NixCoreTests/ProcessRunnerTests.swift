@@ -68,7 +68,9 @@ import Testing
         let error = await #expect(throws: ProcessRunnerError.self) {
             try await runner.run("sh", ["-c", script], timeout: .seconds(1))
         }
-        #expect(clock.now - start < .seconds(10))
+        // The bound is the point, not the speed: under the whole suite's load on 2 cores the timer
+        // can wait tens of seconds for a thread (seen: 40 s), so only a runaway wait fails here.
+        #expect(clock.now - start < .seconds(120))
         guard case .timedOut(_, let after, let lines)? = error else { Issue.record("wrong error \(String(describing: error))"); return }
         #expect(after == .seconds(1) && lines == ["stdout: started"])
         #expect(error?.errorDescription?.hasPrefix("a command did not finish within 1 sec and was stopped, with every process it started") == true)
