@@ -9,12 +9,18 @@
     disko.inputs.nixpkgs.follows = "nixpkgs";
     sops-nix.url = "github:Mic92/sops-nix";
     sops-nix.inputs.nixpkgs.follows = "nixpkgs";
+    nixos-images.url = "github:nix-community/nixos-images";
   };
-  outputs = { self, nixpkgs, disko, sops-nix, ... }: {
+  outputs = { self, nixpkgs, disko, sops-nix, nixos-images, ... }: {
     nixosConfigurations = {
       pve1 = nixpkgs.lib.nixosSystem {
         system = "x86_64-linux";
         modules = [ disko.nixosModules.disko sops-nix.nixosModules.sops ./configuration.nix ];
+      };
+      # Install path A: nix build .#nixosConfigurations.pve1-kexec.config.system.build.kexecInstallerTarball
+      pve1-kexec = nixpkgs.lib.nixosSystem {
+        system = "x86_64-linux";
+        modules = [ nixos-images.nixosModules.kexec-installer ./kexec-installer.nix ];
       };
     };
   };

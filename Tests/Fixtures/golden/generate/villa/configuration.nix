@@ -3,8 +3,8 @@
 # The host: boot loader, SSH, sops-nix, imports.
 { lib, ... }:
 {
-  # hardware-configuration.nix comes from nixos-anywhere --generate-hardware-config
-  imports = [ ./disko.nix ./network.nix ./containers.nix ./incus.nix ] ++ lib.optional (builtins.pathExists ./hardware-configuration.nix) ./hardware-configuration.nix;
+  # facter.json (or hardware-configuration.nix) comes from nixos-anywhere --generate-hardware-config in the installer
+  imports = [ ./disko.nix ./network.nix ./containers.nix ./incus.nix ] ++ lib.optional (builtins.pathExists ./hardware-configuration.nix) ./hardware-configuration.nix ++ lib.optional (builtins.pathExists ./facter.json) { hardware.facter.reportPath = ./facter.json; };
   networking.hostName = "villa-pve-01";
   # the Proxmox node's hostid, so ZFS pools it created import here
   networking.hostId = "8a0b1c2d";
