@@ -2,7 +2,7 @@ import PVE2NixCore
 
 /// The stages of a node's conversion, in runbook order.
 public enum RunStage: String, Sendable, Hashable, Codable, CaseIterable {
-    case capture, drain, generate, rehearse, check, kexec, disko, install, reboot, validate
+    case capture, drain, generate, rehearse, check, kexec, build, disko, install, reboot, validate
     case clusterRemove = "cluster-remove"
     case cutover
 }

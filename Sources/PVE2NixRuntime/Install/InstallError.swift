@@ -1,0 +1,55 @@
+import Foundation
+import PVE2NixCore
+
+/// Why an install stopped. Each message says what state the node is in and what to do next.
+public enum InstallError: LocalizedError, Sendable, Equatable {
+    case pathNotSupported(InstallPath)
+    case checkNotPassed(String)
+    case notThisNode(host: String, hostname: String, node: String)
+    case authorizedKeys2IsLink(String)
+    case buildFailed(output: String, detail: String)
+    case phaseFailed(phase: String, detail: String, state: String)
+    case installerNotReached(host: String, waited: Duration, detail: String)
+    case gateRefused(String)
+    case notConfirmed
+    case diskNeitherPlannedNorLaidOut(String)
+    case installTargetNotMounted
+    case installNotVerified(expected: String, found: String)
+    case bootNotReached(host: String, waited: Duration, detail: String)
+
+    public var errorDescription: String? {
+        switch self {
+        case .pathNotSupported(let path):
+            "this command carries out install paths A and B; the plan's path is \(path.title). Use 'clan machines install' after 'pve2nix check', or plan another path in site.toml."
+        case .checkNotPassed(let detail):
+            "the node's checks have not all passed for this plan (\(detail)). Run 'pve2nix check' first; nothing was done."
+        case .notThisNode(let host, let hostname, let node):
+            "\(host) says its name is '\(hostname)', not \(node): nothing was done. Check the address (--ssh) and the plan."
+        case .authorizedKeys2IsLink(let path):
+            "\(path) on the node is a symbolic link: pve2nix will not write its install key through it (on Proxmox that could reach every node). Nothing was done; remove the link or make it a plain file."
+        case .buildFailed(let output, let detail):
+            "building \(output) failed: \(detail). Nothing on the node was changed by this step; fix the generated configuration (or the Nix setup) and run again."
+        case .phaseFailed(let phase, let detail, let state):
+            "nixos-anywhere's \(phase) phase failed: \(detail). \(state) The full log is kept; run again to resume from this phase."
+        case .installerNotReached(let host, let waited, let detail):
+            "the installer did not answer at \(host) with the pinned host key within \(waited.seconds) s (\(detail)). Nothing was wiped. Look at the node's console (noVNC from a peer); if it booted back into Proxmox, run again; if it hangs, power-cycle it: the disks are untouched."
+        case .gateRefused(let detail):
+            "the disk-identity gate refused right before the wipe: \(detail). Nothing was wiped; the node runs the installer. Re-plan against a fresh capture, or reboot it into Proxmox ('pve2nix rollback')."
+        case .notConfirmed:
+            "not confirmed: nothing was wiped. The node runs the installer; run again to continue, or reboot it into Proxmox."
+        case .diskNeitherPlannedNorLaidOut(let detail):
+            "the journal says the wipe was started, but the disk is neither as planned nor laid out by disko (\(detail)). pve2nix will not guess: look at the disk in the installer (lsblk), then re-plan."
+        case .installTargetNotMounted:
+            "the disk was laid out by disko but /mnt is not mounted in the installer (it restarted since). Mount it with the disko mount script, or run disko again after re-planning; nothing was changed."
+        case .installNotVerified(let expected, let found):
+            "nixos-anywhere's install phase ended, but /mnt's system profile is '\(found)', not the built \(expected). Nothing was rebooted; look at the installer's /mnt and run again."
+        case .bootNotReached(let host, let waited, let detail):
+            "the installed system did not answer at \(host) within \(waited.seconds) s (\(detail)). Look at the node's console; 'pve2nix validate' checks it once it answers."
+        }
+    }
+}
+
+extension Duration {
+    /// Whole seconds, for messages.
+    var seconds: Int64 { components.seconds }
+}

@@ -1,0 +1,198 @@
+import Foundation
+import PVE2NixCore
+
+/// Install paths A and B, one nixos-anywhere phase per call, with pve2nix's own checks between
+/// the phases: the pinned host key on every connection, the installer awaited with a bound, the
+/// disk gate and a typed confirmation right before the wipe, and every step journaled so that a
+/// rerun after a crash resumes and never wipes twice.
+public struct InstallRun: Sendable {
+    /// The time bounds of each step.
+    public struct Limits: Sendable, Hashable {
+        public var build: Duration = .seconds(4 * 3600)
+        public var kexecPhase: Duration = .seconds(20 * 60)
+        public var installerWait: Duration = .seconds(10 * 60)
+        public var diskoPhase: Duration = .seconds(30 * 60)
+        public var installPhase: Duration = .seconds(3 * 3600)
+        public var rebootPhase: Duration = .seconds(10 * 60)
+        public var bootWait: Duration = .seconds(15 * 60)
+        public var poll: Duration = .seconds(5)
+        public var command: Duration = .seconds(60)
+        public init() {}
+    }
+
+    /// What the operator sees while it runs.
+    public enum Event: Sendable, Hashable {
+        case step(String)
+        /// A `### … ###` progress marker of nixos-anywhere.
+        case marker(phase: String, text: String)
+        /// Every output line of a program, for the phase's full log.
+        case line(phase: String, ProcessOutputLine)
+    }
+
+    /// pve2nix's own key for nixos-anywhere: pre-authorised in the node's `authorized_keys2` (a
+    /// plain file, unlike Proxmox's cluster-wide `authorized_keys`), so ssh-copy-id finds it works and appends nothing.
+    public struct InstallKey: Sendable, Hashable {
+        public var privateKeyPath: String
+        public var publicKey: String
+        public init(privateKeyPath: String, publicKey: String) {
+            self.privateKeyPath = privateKeyPath
+            self.publicKey = publicKey
+        }
+    }
+
+    public let plan: ConversionPlan
+    public let tree: String
+    public let target: SSHTarget
+    public let key: InstallKey
+    /// Opens a strict shell (pinned host key) to `target`; a new connection on each call.
+    public let connect: @Sendable (SSHTarget) async throws -> any RemoteShell
+    public let processes: any ProcessRunner
+    public let log: any RunLog
+    /// The point of no return: true when the operator typed the node name and plan hash (or passed them).
+    public let confirm: @Sendable (String) async -> Bool
+    public var limits = Limits()
+    public var clock: any Clock<Duration> = ContinuousClock()
+    public var nixosAnywhere = "nixos-anywhere"
+    public var nix = "nix"
+    /// Added to nixos-anywhere's environment (pve2nix's strict `ssh` first on PATH).
+    public var nixosAnywhereEnvironment: [String: String] = [:]
+    public var events: @Sendable (Event) -> Void = { _ in }
+
+    public init(plan: ConversionPlan, tree: String, target: SSHTarget, key: InstallKey, connect: @escaping @Sendable (SSHTarget) async throws -> any RemoteShell,
+                processes: any ProcessRunner, log: any RunLog, confirm: @escaping @Sendable (String) async -> Bool) {
+        self.plan = plan
+        self.tree = tree
+        self.target = target
+        self.key = key
+        self.connect = connect
+        self.processes = processes
+        self.log = log
+        self.confirm = confirm
+    }
+
+    /// Carries the install out from wherever the journal says it stands, up to the installed
+    /// system answering after its first boot.
+    public func run() async throws {
+        let path = plan.install.path
+        guard path == .kexec || path == .bootImage else { throw InstallError.pathNotSupported(path) }
+        try await requirePassedChecks()
+        if try await done(.reboot) { events(.step("the installed system already booted (journal): nothing to do; run 'pve2nix validate'")); return }
+        if path == .kexec, try await !done(.kexec) { try await kexec() }
+        let paths = try await build()
+        if try await !done(.disko) {
+            _ = try await awaitInstaller()
+            try await disko(paths)
+        }
+        if try await !done(.install) {
+            _ = try await awaitInstaller()
+            try await install(paths)
+        }
+        try await reboot(paths)
+    }
+
+    // MARK: Journal
+
+    func done(_ stage: RunStage) async throws -> Bool { try await log.latest(stage)?.phase == .done }
+
+    func record(_ stage: RunStage, _ phase: RunPhase, _ detail: String, facts: RunFacts = RunFacts()) async throws {
+        try await log.append(RunEntry(stage: stage, subject: .node, phase: phase, facts: facts, detail: detail))
+    }
+
+    /// The newest result of each check must be a pass (or a warning).
+    func requirePassedChecks() async throws {
+        var latest: [String: RunEntry] = [:]
+        for e in try await log.entries() where e.stage == .check && e.subject == .node {
+            latest[String(e.detail.prefix { $0 != " " })] = e
+        }
+        guard !latest.isEmpty else { throw InstallError.checkNotPassed("no check was recorded in this run") }
+        let failed = latest.filter { $0.value.phase == .failed }.keys.sorted()
+        guard failed.isEmpty else { throw InstallError.checkNotPassed("failed: \(failed.joined(separator: ", "))") }
+        if plan.install.path == .kexec, latest["network-rehearsed"] == nil {
+            throw InstallError.checkNotPassed("path A needs the rehearsal of the kexec installer's network units; none was checked")
+        }
+    }
+
+    // MARK: Phases
+
+    func kexec() async throws {
+        let shell = try await connect(target)
+        defer { Task { try? await shell.close() } }
+        if try await isInstaller(shell) {
+            try await record(.kexec, .done, "the node already runs the installer")
+            return
+        }
+        let hostname = try await text(shell, "cat /proc/sys/kernel/hostname")
+        guard hostname.split(separator: ".").first.map(String.init) == plan.node.rawValue else {
+            throw InstallError.notThisNode(host: target.description, hostname: hostname, node: plan.node.rawValue)
+        }
+        try await authorizeInstallKey(shell)
+        let bootID = try await text(shell, "cat /proc/sys/kernel/random/boot_id")
+        let image = try await buildOutput(.kexecInstaller) + "/" + NixBuildCall.kexecTarballName
+        try await record(.kexec, .requested, "kexec into the installer built at \(image)", facts: RunFacts(bootID: bootID, storePath: image))
+        let call = NixosAnywhereCall(phase: .kexec, target: target, identityFile: key.privateKeyPath, source: .flake(directory: tree, attribute: plan.node.rawValue),
+                                     kexecImage: image, hardwareReport: tree + "/facter.json", postKexecPort: target.port)
+        try await runPhase(call, limit: limits.kexecPhase, state: "The node may be running Proxmox or the installer; nothing was wiped.")
+        let installer = try await awaitInstaller()
+        try await record(.kexec, .done, "the installer answers with the pinned key", facts: RunFacts(bootID: installer))
+    }
+
+    func disko(_ paths: StorePaths) async throws {
+        let shell = try await connect(target)
+        defer { Task { try? await shell.close() } }
+        if let last = try await log.latest(.disko), last.phase == .requested || last.phase == .failed, try await laidOutByDisko(shell) {
+            try await record(.disko, .done, "the disk is already laid out by disko (the earlier run wiped it)")
+            return
+        }
+        let gate = try await gateVerdict(shell)
+        if let refusal = gate {
+            if try await log.latest(.disko)?.phase == .requested { throw InstallError.diskNeitherPlannedNorLaidOut(refusal) }
+            try await record(.disko, .failed, "gate refused: \(refusal)")
+            throw InstallError.gateRefused(refusal)
+        }
+        let disks = ([plan.disk?.byId.path] + (plan.disk?.mirrors.map(\.byId.path) ?? [])).compactMap { $0 }.joined(separator: ", ")
+        guard await confirm("This wipes \(disks) on \(plan.node) and everything on it. Type the node name, then the plan hash, to go on.") else {
+            throw InstallError.notConfirmed
+        }
+        try await record(.disko, .requested, "wiping \(disks)", facts: RunFacts(storePath: paths.disko))
+        let call = NixosAnywhereCall(phase: .disko, target: target, identityFile: key.privateKeyPath, source: .storePaths(disko: paths.disko, toplevel: paths.toplevel))
+        try await runPhase(call, limit: limits.diskoPhase, state: "The disk may be partly wiped; the node runs the installer.")
+        let after = try await connect(target)
+        defer { Task { try? await after.close() } }
+        guard try await laidOutByDisko(after) else {
+            throw InstallError.phaseFailed(phase: "disko", detail: "it ended but the disk does not show disko's partitions", state: "The node runs the installer.")
+        }
+        try await record(.disko, .done, "\(disks) laid out by disko")
+    }
+
+    func install(_ paths: StorePaths) async throws {
+        let shell = try await connect(target)
+        defer { Task { try? await shell.close() } }
+        if try await installedProfile(shell) == paths.toplevel {
+            try await record(.install, .done, "/mnt already holds the built system")
+            return
+        }
+        guard try await shell.run("mountpoint -q /mnt", timeout: limits.command).status == 0 else { throw InstallError.installTargetNotMounted }
+        try await record(.install, .requested, "installing \(paths.toplevel)", facts: RunFacts(storePath: paths.toplevel))
+        let call = NixosAnywhereCall(phase: .install, target: target, identityFile: key.privateKeyPath, source: .storePaths(disko: paths.disko, toplevel: paths.toplevel))
+        try await runPhase(call, limit: limits.installPhase, state: "The disk is wiped; the node runs the installer. Nothing was rebooted.")
+        let found = try await installedProfile(shell) ?? "(none)"
+        guard found == paths.toplevel else { throw InstallError.installNotVerified(expected: paths.toplevel, found: found) }
+        try await record(.install, .done, "/mnt holds \(paths.toplevel)", facts: RunFacts(storePath: paths.toplevel))
+    }
+
+    func reboot(_ paths: StorePaths) async throws {
+        // After a crash the node may be the installer still, rebooting, or the installed system.
+        guard let now = try await poll(limits.bootWait, what: "the node", accept: { _ in true }) else {
+            throw InstallError.bootNotReached(host: target.description, waited: limits.bootWait, detail: "nothing answered with the pinned key")
+        }
+        if !now.installer {
+            try await record(.reboot, .done, "the installed system runs (boot \(now.bootID))", facts: RunFacts(bootID: now.bootID))
+            return
+        }
+        try await record(.reboot, .requested, "rebooting the installer (boot \(now.bootID)) into the installed system", facts: RunFacts(bootID: now.bootID))
+        let call = NixosAnywhereCall(phase: .reboot, target: target, identityFile: key.privateKeyPath, source: .storePaths(disko: paths.disko, toplevel: paths.toplevel))
+        try await runPhase(call, limit: limits.rebootPhase, state: "The system is installed; the node may still run the installer.")
+        let booted = try await awaitInstalledSystem(leaving: now.bootID)
+        try await record(.reboot, .done, "the installed system answers with the pinned key (boot \(booted))", facts: RunFacts(bootID: booted))
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+import PVE2NixCore
+import PVE2NixRuntime
+
+extension FakeInstallNode {
+    /// Plays `nix build` (prints a store path per output) and `nixos-anywhere` (one phase per call).
+    public func run(_ request: ProcessRequest, progress: @escaping @Sendable (ProcessOutputLine) -> Void) async throws -> ProcessResult {
+        let args = request.arguments
+        if request.executable.hasSuffix("nix"), args.first == "build", let attr = args.last {
+            let name = attr.hasSuffix("toplevel") ? "nixos-system-\(state.withLock { $0.hostname })" : attr.hasSuffix("diskoScript") ? "disko" : "kexec-tarball"
+            let path = "/nix/store/\(String(repeating: "a", count: 32))-\(name)"
+            state.withLock { $0.builds.append(name) }
+            return ProcessResult(status: .exited(0), standardOutput: Data((path + "\n").utf8))
+        }
+        guard request.executable.hasSuffix("nixos-anywhere"), let i = args.firstIndex(of: "--phases"), i + 1 < args.count else {
+            throw ProcessRunnerError.launchFailed(command: request.commandLine, reason: "FakeInstallNode plays only nix build and nixos-anywhere")
+        }
+        let phase = args[i + 1]
+        let outcome: (fail: Bool, hang: Bool) = state.withLock { s in
+            s.calls.append(args)
+            let f = s.failing.remove(phase) != nil, h = s.hanging.remove(phase) != nil
+            return (f, h)
+        }
+        func say(_ text: String) { progress(ProcessOutputLine(.standardOutput, text)) }
+        say("### Gathering machine facts ###")
+        if outcome.hang {
+            throw ProcessRunnerError.timedOut(command: request.commandLine, after: request.timeout, lastLines: ["### Gathering machine facts ###"])
+        }
+        if outcome.fail {
+            throw ProcessRunnerError.nonZeroExit(command: request.commandLine, status: .exited(1), lastLines: ["aborted: the fake was told to fail \(phase)"])
+        }
+        state.withLock { s in
+            s.phaseRuns[phase, default: 0] += 1
+            switch phase {
+            case "kexec":
+                s.system = .down
+                s.downFor = max(s.downFor, 1)
+                s.bootID = UUID().uuidString.lowercased()
+            case "disko":
+                s.laidOut = plannedDisks
+                s.mntMounted = true
+            case "install":
+                if let i = args.firstIndex(of: "--store-paths"), i + 2 < args.count { s.mntProfile = args[i + 2] }
+            case "reboot":
+                s.bootedSystem = s.mntProfile
+                s.mntMounted = false
+                s.system = .down
+                s.downFor = max(s.downFor, 1)
+                s.bootID = UUID().uuidString.lowercased()
+            default: break
+            }
+        }
+        let marker = ["kexec": "Switching system into kexec", "disko": "Formatting hard drive with disko", "install": "Installing NixOS", "reboot": "Rebooting"][phase] ?? phase
+        say("### \(marker) ###")
+        say("### Done! ###")
+        return ProcessResult(status: .exited(0))
+    }
+}
+
+/// What lsblk shows in the installer: nothing mounted; disko's partitions once it ran.
+public enum FakeInstallDisks {
+    public static func installerView(_ lsblk: String, laidOut: [String: String]) -> String {
+        guard var root = (try? JSONSerialization.jsonObject(with: Data(lsblk.utf8))) as? [String: Any],
+              let devices = root["blockdevices"] as? [[String: Any]] else { return lsblk }
+        let byKernel = Dictionary(laidOut.map { ($0.value, $0.key) }, uniquingKeysWith: { a, _ in a })
+        root["blockdevices"] = devices.map { device -> [String: Any] in
+            var d = unmounted(device)
+            if let kernel = d["kname"] as? String ?? d["name"] as? String, let name = byKernel[kernel] {
+                let template = (d["children"] as? [[String: Any]])?.first ?? ["type": "part"]
+                d["children"] = ["ESP", "root"].enumerated().map { (n, label) -> [String: Any] in
+                    var p = template
+                    p.removeValue(forKey: "children")
+                    let partName = kernel.last?.isNumber == true ? "\(kernel)p\(n + 1)" : "\(kernel)\(n + 1)"
+                    p["name"] = partName
+                    p["kname"] = partName
+                    p["path"] = "/dev/\(partName)"
+                    p["partlabel"] = "disk-\(name)-\(label)"
+                    p["fstype"] = label == "ESP" ? "vfat" : "ext4"
+                    p["label"] = NSNull()
+                    p["mountpoint"] = NSNull()
+                    p["mountpoints"] = [NSNull()]
+                    return p
+                }
+            }
+            return d
+        }
+        guard let data = try? JSONSerialization.data(withJSONObject: root, options: [.sortedKeys]) else { return lsblk }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func unmounted(_ device: [String: Any]) -> [String: Any] {
+        var d = device
+        if d["mountpoint"] != nil { d["mountpoint"] = NSNull() }
+        if d["mountpoints"] != nil { d["mountpoints"] = [NSNull()] }
+        if let children = d["children"] as? [[String: Any]] { d["children"] = children.map(unmounted) }
+        return d
+    }
+}
