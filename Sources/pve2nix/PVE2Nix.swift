@@ -18,7 +18,7 @@ struct PVE2Nix: AsyncParsableCommand {
           pve2nix status villa-pve-01
         """,
         version: "0.1.0",
-        subcommands: [Plan.self, Inspect.self, Generate.self, Rehearse.self, Lab.self, Capture.self, Drain.self, Check.self, DiskCheck.self, Status.self]
+        subcommands: [Plan.self, Inspect.self, Generate.self, Rehearse.self, Lab.self, Capture.self, Drain.self, Check.self, DiskCheck.self, Install.self, Validate.self, Status.self]
     )
 }
 

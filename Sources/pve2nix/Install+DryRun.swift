@@ -1,0 +1,75 @@
+import Foundation
+import PVE2NixAdapters
+import PVE2NixCore
+import PVE2NixRuntime
+
+extension PVE2Nix.Install {
+    /// One step of the install as the dry run shows it.
+    struct DryRunStep: Encodable {
+        var stage: String
+        var what: String
+        var command: String?
+    }
+
+    func printDryRun(plan: ConversionPlan, hash: String, target: SSHTarget, keyPath: String) throws {
+        let tree = URL(fileURLWithPath: generated).standardizedFileURL.path
+        let build = { (o: NixBuildCall.Output) in NixBuildCall(output: o, flakeDirectory: tree, node: plan.node).commandLine }
+        let image = "<kexec-installer>/" + NixBuildCall.kexecTarballName
+        let paths = NixosAnywhereCall.Source.storePaths(disko: "<disko-script>", toplevel: "<toplevel>")
+        func na(_ phase: NixosAnywhereCall.Phase, _ source: NixosAnywhereCall.Source) -> String {
+            NixosAnywhereCall(phase: phase, target: target, identityFile: keyPath, source: source, kexecImage: image,
+                              hardwareReport: tree + "/facter.json", postKexecPort: target.port).commandLine
+        }
+        let disks = ([plan.disk?.byId.path] + (plan.disk?.mirrors.map(\.byId.path) ?? [])).compactMap { $0 }.joined(separator: ", ")
+        let steps = [
+            DryRunStep(stage: "check", what: "the journal must hold a passing 'pve2nix check' of plan \(hash), with the network rehearsed", command: nil),
+            DryRunStep(stage: "kexec", what: "add pve2nix's install key (\(keyPath).pub) to \(target.host):/root/.ssh/authorized_keys2 (node-local)", command: nil),
+            DryRunStep(stage: "kexec", what: "build the kexec installer with the node's network", command: build(.kexecInstaller)),
+            DryRunStep(stage: "kexec", what: "boot the installer in place, keeping the node's host keys; write facter.json", command: na(.kexec, .flake(directory: tree, attribute: plan.node.rawValue))),
+            DryRunStep(stage: "kexec", what: "wait for the installer (VARIANT_ID=installer) at \(target) with the pinned host key", command: nil),
+            DryRunStep(stage: "build", what: "build the disko script", command: build(.diskoScript)),
+            DryRunStep(stage: "build", what: "build the system", command: build(.toplevel)),
+            DryRunStep(stage: "disko", what: "run the disk gate in the installer (lsblk -J -b -O, ls -l /dev/disk/by-id, zpool list); stop if anything changed", command: nil),
+            DryRunStep(stage: "disko", what: "confirm: type \(plan.node) and \(hash) (or --yes \(hash))", command: nil),
+            DryRunStep(stage: "disko", what: "wipe and lay out \(disks)", command: na(.disko, paths)),
+            DryRunStep(stage: "install", what: "install the built system, keeping the node's host keys", command: na(.install, paths)),
+            DryRunStep(stage: "reboot", what: "reboot into it and wait for it at \(target) with the pinned host key", command: na(.reboot, paths)),
+        ]
+        if options.json {
+            struct Report: Encodable { var node: String; var planHash: String; var dryRun = true; var steps: [DryRunStep] }
+            print(try JSONOutput.encode(Report(node: plan.node.rawValue, planHash: hash, steps: steps)))
+            return
+        }
+        print("Dry run: install \(plan.node) with plan \(hash) (path A). Nothing is run or written.")
+        for (i, s) in steps.enumerated() {
+            print(TerminalText.safe("\(i + 1). [\(s.stage)] \(s.what)"))
+            if let c = s.command { print(TerminalText.safe("     $ \(c)")) }
+        }
+    }
+}
+
+/// The full output of each phase, one file per phase and run.
+final class PhaseLogs: Sendable {
+    let directory: String
+    let run: Int64
+    private let lock = NSLock()
+
+    init(directory: String, run: Int64) {
+        self.directory = directory
+        self.run = run
+    }
+
+    func write(phase: String, line: ProcessOutputLine) {
+        lock.withLock {
+            let path = directory + "/run\(run)-\(phase).log"
+            if !FileManager.default.fileExists(atPath: path) {
+                try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+            }
+            guard let handle = FileHandle(forWritingAtPath: path) else { return }
+            defer { try? handle.close() }
+            handle.seekToEndOfFile()
+            handle.write(Data("\(line.stream.rawValue): \(line.text)\n".utf8))
+        }
+    }
+}

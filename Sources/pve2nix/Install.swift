@@ -1,0 +1,166 @@
+import ArgumentParser
+import Foundation
+import PVE2NixAdapters
+import PVE2NixCore
+import PVE2NixRuntime
+
+extension PVE2Nix {
+    struct Install: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Install NixOS on the node with nixos-anywhere in place (path A), one phase at a time, journaled and resumable.",
+            discussion: """
+            Needs a passing 'pve2nix check' of this plan in the journal (the drain done, the disk gate, the
+            rehearsed network). Then, each step journaled and skipped when done:
+              kexec    pve2nix's install key goes into the node's own /root/.ssh/authorized_keys2 (never the
+                       cluster-wide authorized_keys); nix builds the kexec installer with the node's network
+                       (kexec-installer.nix); nixos-anywhere --phases kexec; pve2nix waits, bounded, for the
+                       installer to answer with the node's pinned host key
+              build    nix builds the disko script and the system; their store paths are journaled
+              disko    the disk gate runs again in the installer; you type the node name and the plan hash
+                       (or pass --yes PLANHASH); nixos-anywhere --phases disko wipes the planned disks
+              install  nixos-anywhere --phases install --copy-host-keys; /mnt must hold the built system
+              reboot   nixos-anywhere --phases reboot; pve2nix waits for the installed system
+            nixos-anywhere runs with an ssh first on its PATH that checks the pinned key, each call bounded;
+            its full output goes to $XDG_STATE_HOME/pve2nix/logs/<node>/. Run again after any failure,
+            crash or Ctrl-C: it resumes, and never wipes twice. Then run 'pve2nix validate'.
+
+            Exit status: 0 installed; 1 a step failed or was refused (nothing after it ran); 2 bad input.
+
+            Examples:
+              pve2nix install pve1 --plan pve1.plan.json --generated out/pve1 --dry-run
+              pve2nix install pve1 --plan pve1.plan.json --generated out/pve1
+              pve2nix install pve1 --plan pve1.plan.json --generated out/pve1 --yes 0e07bdfd
+            """
+        )
+
+        @Argument(help: ArgumentHelp("The node to install.", valueName: "node"))
+        var node: String
+
+        @OptionGroup var options: ActingPlanOptions
+
+        @Option(name: .long, help: ArgumentHelp("How to reach the node: [USER@]HOST[:PORT] (default: root at the plan's management address).", valueName: "target"))
+        var ssh: String?
+
+        @OptionGroup var sshOptions: SSHOptions
+
+        @Option(name: .long, help: ArgumentHelp("The tree 'pve2nix generate' wrote for the node (the flake nixos-anywhere installs).", valueName: "dir"))
+        var generated: String
+
+        @Option(name: .long, help: ArgumentHelp("Confirm the wipe without a prompt: the plan hash (as 'plan' prints it).", valueName: "planhash"))
+        var yes: String?
+
+        @Flag(name: .long, help: "Print every step with its exact command; run nothing and write nothing.")
+        var dryRun = false
+
+        @Option(name: .long, help: ArgumentHelp("The journal (default: $XDG_STATE_HOME/pve2nix/<node>.journal.sqlite).", valueName: "file"))
+        var journal: String?
+
+        @Flag(name: .long, help: "Start a new run on purpose although the node has an unfinished run of another plan.")
+        var newRun = false
+
+        @Option(name: .long, help: ArgumentHelp("The nixos-anywhere to run.", valueName: "path"))
+        var nixosAnywhere = "nixos-anywhere"
+
+        @Option(name: .long, help: ArgumentHelp("The nix to build with.", valueName: "path"))
+        var nix = "nix"
+
+        @Option(name: .long, help: ArgumentHelp("How long to wait for the installer, and later the installed system, to answer (seconds).", valueName: "seconds"))
+        var wait = 600
+
+        func validate() throws {
+            try NodeArgument.validate(node)
+            if let ssh { do { _ = try SSHTarget(parsing: ssh) } catch { throw ValidationError("--ssh \(ssh): \(error.localizedDescription)") } }
+            guard (10...86_400).contains(wait) else { throw ValidationError("--wait \(wait): give 10 to 86400 seconds") }
+            if let yes, !(yes.count == 8 && yes.allSatisfy(\.isHexDigit)) { throw ValidationError("--yes \(yes): give the plan's 8-hex-digit hash, as 'pve2nix plan' prints it") }
+        }
+
+        func run() async throws {
+            let reviewed = try ReviewedPlan.resolve(node: node, options: options)
+            let plan = reviewed.plan
+            guard plan.install.path == .kexec else {
+                throw Failure.exit("the plan installs \(node) by \(plan.install.path.title); 'pve2nix install' carries out path A. For path B, boot the installer image built from installer.nix and install from it; for path C, run 'clan machines install' after 'pve2nix check'.", code: 2)
+            }
+            if let yes, yes != reviewed.hash {
+                throw Failure.exit("--yes \(yes) is not this plan's hash (\(reviewed.hash)): nothing was done. Review the plan ('pve2nix plan') and pass its hash.", code: 2)
+            }
+            guard let target = try sshTarget(plan) else {
+                throw Failure.exit("the plan has no management address to reach \(node) at: give --ssh [USER@]HOST[:PORT]", code: 2)
+            }
+            let site = reviewed.site.cluster?.name ?? "default"
+            let state = StateDirectory()
+            let keyPath = state.installKey(site: site)
+            if dryRun { return try printDryRun(plan: plan, hash: reviewed.hash, target: target, keyPath: keyPath) }
+            guard yes != nil || isatty(STDIN_FILENO) == 1 else {
+                throw Failure.exit("the wipe needs a confirmation: run on a terminal, or pass --yes \(reviewed.hash) after reviewing the plan. Nothing was done.", code: 2)
+            }
+            guard FileManager.default.fileExists(atPath: generated + "/flake.nix") else {
+                throw Failure.exit("\(generated) holds no flake.nix: write it with 'pve2nix generate \(node) --out \(generated)' first. Nothing was done.", code: 2)
+            }
+            let pins = sshOptions.pins(site: site)
+            guard (try? pins.fingerprint(for: target)) ?? nil != nil else {
+                throw Failure.exit("no host key is pinned for \(target) in \(pins.path): pin it with 'pve2nix capture … --ssh \(node)=\(target)' first. Nothing was done.", code: 2)
+            }
+            guard let realSSH = StrictSSHShim.findSSH() else { throw Failure.exit("no ssh on PATH: install openssh-client", code: 2) }
+
+            Interruption.install()
+            let acting: ActingRun
+            do { acting = try ActingRun.start(node: node, journalPath: JournalLocation.path(for: node, explicit: journal), planHash: reviewed.hash, newRun: newRun) }
+            catch { throw Failure.exit(error.localizedDescription) }
+            defer { withExtendedLifetime(acting) {} }
+            let runner = SubprocessRunner()
+            let key: InstallRun.InstallKey
+            do { key = try await InstallKeyFile.ensure(path: keyPath, comment: "pve2nix-install@\(site)", runner: runner) }
+            catch { throw Failure.exit("could not make pve2nix's install key at \(keyPath): \(error.localizedDescription)") }
+            let shim = try StrictSSHShim.make(pins: pins, realSSH: realSSH)
+            defer { shim.remove() }
+            let logs = PhaseLogs(directory: state.logs(for: node), run: acting.run.id)
+            let out = options.json ? FileHandle.standardError : FileHandle.standardOutput
+            @Sendable func say(_ line: String) { out.write(Data((TerminalText.safe(line) + "\n").utf8)) }
+
+            let sshOptions = self.sshOptions
+            let node = self.node, hash = reviewed.hash, yes = self.yes
+            var install = InstallRun(
+                plan: plan, tree: URL(fileURLWithPath: generated).standardizedFileURL.path, target: target, key: key,
+                connect: { t in try sshOptions.shell(t, pins: pins, runner: runner) },
+                processes: runner, log: SQLiteRunLog(store: acting.journal, run: acting.run.id),
+                confirm: { prompt in
+                    if let yes { return yes == hash }
+                    say(prompt)
+                    say("node name:")
+                    guard readLine()?.trimmingCharacters(in: .whitespaces) == node else { return false }
+                    say("plan hash:")
+                    return readLine()?.trimmingCharacters(in: .whitespaces) == hash
+                })
+            install.nixosAnywhere = nixosAnywhere
+            install.nix = nix
+            install.nixosAnywhereEnvironment = shim.environment()
+            install.limits.installerWait = .seconds(wait)
+            install.limits.bootWait = .seconds(wait)
+            install.events = { event in
+                switch event {
+                case .step(let s): say("• " + s)
+                case .marker(let phase, let text): say("  [\(phase)] \(text)")
+                case .line(let phase, let line): logs.write(phase: phase, line: line)
+                }
+            }
+            say("Installing \(node) with plan \(hash) (path A) at \(target); logs in \(logs.directory)")
+            do {
+                try await install.run()
+            } catch {
+                throw Failure.exit(error.localizedDescription + "\nLogs: \(logs.directory)")
+            }
+            if options.json {
+                struct Report: Encodable { var node: String; var planHash: String; var installed: Bool; var logs: String }
+                print(try JSONOutput.encode(Report(node: node, planHash: hash, installed: true, logs: logs.directory)))
+            } else {
+                print("\(node) runs the installed system. Next: pve2nix validate \(node) --plan …")
+            }
+        }
+
+        func sshTarget(_ plan: ConversionPlan) throws -> SSHTarget? {
+            if let ssh { return try SSHTarget(parsing: ssh) }
+            guard let address = plan.network.managementAddress?.split(separator: "/").first else { return nil }
+            return SSHTarget(user: "root", host: String(address))
+        }
+    }
+}
