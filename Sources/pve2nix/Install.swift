@@ -67,10 +67,14 @@ extension PVE2Nix {
         @Option(name: .long, help: ArgumentHelp("How long to wait for the installer, and later the installed system, to answer (seconds).", valueName: "seconds"))
         var wait = 600
 
+        @Option(name: .long, help: ArgumentHelp("The most one nixos-anywhere phase may take before pve2nix stops it (seconds; default: 20 min for kexec and reboot, 30 min for disko, 3 h for install).", valueName: "seconds"))
+        var phaseTimeout: Int?
+
         func validate() throws {
             try NodeArgument.validate(node)
             if let ssh { do { _ = try SSHTarget(parsing: ssh) } catch { throw ValidationError("--ssh \(ssh): \(error.localizedDescription)") } }
             guard (10...86_400).contains(wait) else { throw ValidationError("--wait \(wait): give 10 to 86400 seconds") }
+            if let t = phaseTimeout, !(5...86_400).contains(t) { throw ValidationError("--phase-timeout \(t): give 5 to 86400 seconds") }
             if let yes, !(yes.count == 8 && yes.allSatisfy(\.isHexDigit)) { throw ValidationError("--yes \(yes): give the plan's 8-hex-digit hash, as 'pve2nix plan' prints it") }
         }
 
@@ -122,7 +126,7 @@ extension PVE2Nix {
             var install = InstallRun(
                 plan: plan, tree: URL(fileURLWithPath: generated).standardizedFileURL.path, target: target, key: key,
                 connect: { t in try sshOptions.shell(t, pins: pins, runner: runner) },
-                processes: runner, log: SQLiteRunLog(store: acting.journal, run: acting.run.id),
+                processes: runner, log: Self.journaled(SQLiteRunLog(store: acting.journal, run: acting.run.id)),
                 confirm: { prompt in
                     if let yes { return yes == hash }
                     say(prompt)
@@ -136,6 +140,9 @@ extension PVE2Nix {
             install.nixosAnywhereEnvironment = shim.environment()
             install.limits.installerWait = .seconds(wait)
             install.limits.bootWait = .seconds(wait)
+            if let t = phaseTimeout {
+                for limit in [\InstallRun.Limits.kexecPhase, \.diskoPhase, \.installPhase, \.rebootPhase] { install.limits[keyPath: limit] = .seconds(t) }
+            }
             install.events = { event in
                 switch event {
                 case .step(let s): say("• " + s)
@@ -157,6 +164,14 @@ extension PVE2Nix {
             }
         }
 
+        /// The run log, with the test hook of debug builds: SIGKILL after the N-th write.
+        static func journaled(_ log: SQLiteRunLog) -> any RunLog {
+            #if DEBUG
+            if let n = ProcessInfo.processInfo.environment["PVE2NIX_TEST_CRASH_AFTER_RECORDS"].flatMap(Int.init) { return CrashHookRunLog(log, crashAfter: n) }
+            #endif
+            return log
+        }
+
         func sshTarget(_ plan: ConversionPlan) throws -> SSHTarget? {
             if let ssh { return try SSHTarget(parsing: ssh) }
             guard let address = plan.network.managementAddress?.split(separator: "/").first else { return nil }
@@ -164,3 +179,20 @@ extension PVE2Nix {
         }
     }
 }
+
+#if DEBUG
+/// Writes an entry, then (test hook, debug builds only) SIGKILLs this process after the N-th one.
+final class CrashHookRunLog: RunLog, @unchecked Sendable {
+    let inner: SQLiteRunLog
+    let crashAfter: Int
+    private var written = 0
+    private let lock = NSLock()
+    init(_ inner: SQLiteRunLog, crashAfter: Int) { self.inner = inner; self.crashAfter = crashAfter }
+    func entries() async throws -> [RunEntry] { try await inner.entries() }
+    func append(_ entry: RunEntry) async throws {
+        try await inner.append(entry)
+        let n = lock.withLock { written += 1; return written }
+        if n == crashAfter { kill(getpid(), SIGKILL) }
+    }
+}
+#endif

@@ -20,6 +20,8 @@ struct StandInLaunch {
     var scenario: String
     var powerOffAfterScenario = false
     var lifetimeSeconds: Int
+    var sshPort: Int? = nil
+    var memoryMiB = 1024
 
     static let rootSerial = "STANDINROOT"
 
@@ -32,10 +34,10 @@ struct StandInLaunch {
         combined.append(try bootFiles(in: work))
         try combined.write(to: initrd)
 
-        let port = try StandInCommand.freePort()
+        let port = try sshPort ?? StandInCommand.freePort()
         let console = work.appendingPathComponent("console.log"), results = work.appendingPathComponent("results.txt")
         let pidFile = work.appendingPathComponent("qemu.pid")
-        var args = ["-accel", "tcg,thread=multi", "-smp", "2", "-m", "1024", "-display", "none", "-monitor", "stdio",
+        var args = ["-accel", "tcg,thread=multi", "-smp", "2", "-m", "\(memoryMiB)", "-display", "none", "-monitor", "stdio",
                     "-no-reboot", "-nodefaults", "-pidfile", pidFile.path,
                     "-kernel", image.kernel.path, "-initrd", initrd.path,
                     "-append", "console=ttyS0 panic=-1 systemd.ssh_auto=0",

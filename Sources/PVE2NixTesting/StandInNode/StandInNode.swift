@@ -19,6 +19,10 @@ public struct StandInBootOptions: Sendable {
     public var actions: [StandInAction] = []
     /// QEMU is ended after this long whatever happens.
     public var lifetimeSeconds = 1800
+    /// The forwarded SSH port; nil picks a free one. A reboot keeps the port by passing the last one.
+    public var sshPort: Int?
+    /// The guest's RAM.
+    public var memoryMiB = 1024
 
     public init(disks: StandInDisks, hostKey: URL, authorizedKeys: [String]) {
         self.disks = disks
@@ -57,7 +61,7 @@ public enum StandInNode {
             return try StandInLaunch(image: image, drives: drives, hostKey: SSHKeyPair.load(options.hostKey),
                                      authorizedKeys: options.authorizedKeys,
                                      scenario: options.actions.map(\.script).joined(separator: "\n") + "\n",
-                                     lifetimeSeconds: options.lifetimeSeconds).start()
+                                     lifetimeSeconds: options.lifetimeSeconds, sshPort: options.sshPort, memoryMiB: options.memoryMiB).start()
         }
     }
 }
