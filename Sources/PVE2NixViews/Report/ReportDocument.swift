@@ -109,7 +109,11 @@ extension ReportDocument {
         let units = Dictionary(host.files.filter { $0.path.hasPrefix("networkd/") }.map { (String($0.path.dropFirst("networkd/".count)), $0.contents) },
                                uniquingKeysWith: { a, _ in a })
         networkUnitsHash = NetworkUnitsHash.of(units)
-        generatorDiagnostics = host.diagnostics.filter { d in !plan.diagnostics.contains(d) && (d.severity != .warning || !d.message.contains("--ssh-key")) }
+        // Only what generating the network said: the rest of generate's findings belong to other sections.
+        generatorDiagnostics = host.diagnostics.filter { d in
+            guard let file = d.file, !plan.diagnostics.contains(d) else { return false }
+            return file.hasSuffix("/interfaces") || file.contains("/interfaces.d/") || file.hasSuffix("ip-link.json") || file.hasSuffix("ip-addr.json")
+        }
         if let capture {
             let compared = NetworkTopology.compare(before: .before(capture: capture, plan: plan.network),
                                                    after: .after(units: units, capture: capture, plan: plan, guestPorts: host.guestPorts))

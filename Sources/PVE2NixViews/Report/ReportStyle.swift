@@ -22,7 +22,8 @@ enum ReportStyle {
     table { border-collapse: collapse; width: 100%; margin: 10px 0 14px; font-size: .92rem; }
     caption { text-align: left; font-weight: 600; padding: 4px 0; }
     th, td { border: 1px solid var(--line); padding: 4px 7px; text-align: left; vertical-align: top; overflow-wrap: break-word; }
-    td .nw, th { white-space: nowrap; }
+    td code { overflow-wrap: anywhere; }
+    td .nw, th { white-space: nowrap; overflow-wrap: normal; }
     th { background: var(--panel); }
     tr.destroyed-row td:first-child, tr.fail-row td:first-child { border-left: 5px solid var(--destroyed); }
     tr.wipe-row td { border-top: 3px double var(--destroyed); }
