@@ -73,7 +73,7 @@ struct NetworkDiagram {
         }
         let width = (boxes.map { $0.x + $0.width }.max() ?? 0) + 4
         let height = (boxes.map { $0.y + $0.height }.max() ?? 0) + 4
-        return "<svg class=\"net\" role=\"img\" aria-label=\"Network \(HTML.escape(side))\" viewBox=\"0 0 \(HTML.n(width)) \(HTML.n(height))\" width=\"\(HTML.n(width))\" height=\"\(HTML.n(height))\" xmlns=\"http://www.w3.org/2000/svg\">\(svg)</svg>"
+        return "<svg class=\"net\" role=\"group\" aria-label=\"Network \(HTML.escape(side))\" viewBox=\"0 0 \(HTML.n(width)) \(HTML.n(height))\" width=\"\(HTML.n(width))\" height=\"\(HTML.n(height))\" xmlns=\"http://www.w3.org/2000/svg\">\(svg)</svg>"
     }
 
     /// Column of each device: NICs (and anything standing alone) first, then one past what it sits on.

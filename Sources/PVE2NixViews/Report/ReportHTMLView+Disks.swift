@@ -90,6 +90,6 @@ extension ReportHTMLView {
         }
         let width = max(labelWidth + barWidth + 8, labelsRight + 8)
         let height = top + Double(map.disks.count) * rowHeight
-        return "<svg class=\"disks\" role=\"img\" aria-label=\"Disk map\" viewBox=\"0 0 \(HTML.n(width)) \(HTML.n(height))\" width=\"\(HTML.n(width))\" height=\"\(HTML.n(height))\" xmlns=\"http://www.w3.org/2000/svg\">\(svg)</svg>"
+        return "<svg class=\"disks\" role=\"group\" aria-label=\"Disk map\" viewBox=\"0 0 \(HTML.n(width)) \(HTML.n(height))\" width=\"\(HTML.n(width))\" height=\"\(HTML.n(height))\" xmlns=\"http://www.w3.org/2000/svg\">\(svg)</svg>"
     }
 }

@@ -77,7 +77,7 @@ extension ReportHTMLView {
             }
         }
         let width = labelWidth + chartWidth + 200
-        return "<svg class=\"timeline\" role=\"img\" aria-label=\"Drain timeline (estimated)\" viewBox=\"0 0 \(HTML.n(width)) \(HTML.n(y + 4))\" width=\"\(HTML.n(width))\" height=\"\(HTML.n(y + 4))\" xmlns=\"http://www.w3.org/2000/svg\">\(svg)</svg>"
+        return "<svg class=\"timeline\" role=\"group\" aria-label=\"Drain timeline (estimated)\" viewBox=\"0 0 \(HTML.n(width)) \(HTML.n(y + 4))\" width=\"\(HTML.n(width))\" height=\"\(HTML.n(y + 4))\" xmlns=\"http://www.w3.org/2000/svg\">\(svg)</svg>"
     }
 
     static func tickStep(_ total: Double) -> Double {
@@ -107,7 +107,7 @@ extension ReportHTMLView {
         let height = Double(peers.count) * row + 4
         let width = labelWidth + max(barWidth + 10, peers.map { p in SVGMetrics.width("\(ByteFormat.string(p.memoryCommittedBeforeBytes)) → \(ByteFormat.string(p.memoryCommittedAfterBytes)) of \(ByteFormat.string(p.memoryUsableBytes)) usable (\(ByteFormat.string(p.memoryTotalBytes)) total); vCPU \(p.vcpusBefore) → \(p.vcpusAfter) of \(p.vcpuLimit)") + 10 }.max() ?? 0)
         var out = "<h3>Peers' memory before and after</h3><p class=\"legend\"><span class=\"key mem-before\"></span> committed before <span class=\"key mem-after\"></span> added by the drain <span class=\"key mem-total\"></span> total <span class=\"key mem-limit\"></span> usable limit (total less \(document.plan.drain.memoryHeadroomPercent)% headroom)</p>"
-        out += "<svg class=\"peers\" role=\"img\" aria-label=\"Peers' memory\" viewBox=\"0 0 \(HTML.n(width)) \(HTML.n(height))\" width=\"\(HTML.n(width))\" height=\"\(HTML.n(height))\" xmlns=\"http://www.w3.org/2000/svg\">\(svg)</svg>"
+        out += "<svg class=\"peers\" role=\"group\" aria-label=\"Peers' memory\" viewBox=\"0 0 \(HTML.n(width)) \(HTML.n(height))\" width=\"\(HTML.n(width))\" height=\"\(HTML.n(height))\" xmlns=\"http://www.w3.org/2000/svg\">\(svg)</svg>"
         return out
     }
 }
