@@ -15,7 +15,7 @@ extension ReportHTMLView {
             let slot = timeline.slots.first { $0.vmid == m.vmid }
             let actual = spans[m.vmid].map { "\(HTML.escape(DurationText.string($0.end - $0.start))) · \(HTML.escape($0.phase.rawValue))" } ?? (document.run == nil ? "" : "not in the journal")
             return ["<code class=\"nw\">\(m.kind.shortName) \(m.vmid)</code>", HTML.escape(m.name), HTML.escape(m.template ? "template" : m.status),
-                    m.to.map { HTML.escape($0.rawValue) } ?? "<strong class=\"fail-text\">cannot move</strong>", HTML.escape(m.method.rawValue),
+                    m.to.map { "<span class=\"nw\">\(HTML.escape($0.rawValue))</span>" } ?? "<strong class=\"fail-text\">cannot move</strong>", HTML.escape(m.method.rawValue),
                     HTML.escape(m.downtime.rawValue), slot.map { HTML.escape(DurationText.string($0.duration)) } ?? "–",
                     slot.map { $0.downtimeSeconds > 0 ? HTML.escape(DurationText.string($0.downtimeSeconds)) : "none" } ?? "–",
                     HTML.escape(m.reason)] + (document.run == nil ? [] : [actual])
