@@ -48,7 +48,7 @@ struct NetworkDiagram {
             let title = group.guests.map { "\($0.kind.shortName) \($0.vmid) \($0.name) \($0.address ?? "") \($0.hostInterface ?? "")" }.joined(separator: "\n")
             boxes.append(Box(id: "guests:\(group.bridge):\(group.vlan ?? 0)", lines: lines, cls: "guests", column: guestColumn, title: title))
         }
-        layout(&boxes, groups: groups.map(\.bridge))
+        layout(&boxes)
         var svg = ""
         let index = Dictionary(boxes.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { a, _ in a })
         func edge(_ from: Box, _ to: Box, cls: String) {
@@ -93,7 +93,7 @@ struct NetworkDiagram {
     }
 
     /// Columns left to right; within a column, boxes follow what they sit on, to keep lines short.
-    private func layout(_ boxes: inout [Box], groups: [String]) {
+    private func layout(_ boxes: inout [Box]) {
         let columns = (boxes.map(\.column).max() ?? 0) + 1
         var x = 0.0
         var rank: [String: Double] = [:]
