@@ -106,7 +106,7 @@ extension PVE2Nix {
             let hash = NetworkUnitsHash.of(builder.units)
             do {
                 try SQLiteRunJournal(path: JournalLocation.path(for: node, explicit: journal))
-                    .recordRehearsal(networkHash: hash, passed: report.passed, detail: variant)
+                    .recordRehearsal(networkHash: hash, report: report, detail: variant)
             } catch {
                 FileHandle.standardError.write(Data("pve2nix: the rehearsal could not be recorded in the journal (\(error.localizedDescription)); 'check' will not know these units were proved.\n".utf8))
             }

@@ -27,10 +27,13 @@ struct ReviewedPlan {
     var hash: String
     var site: Site
     var bundle: String
+    /// When the plan was saved; nil for a plan made just now.
+    var savedAt: String? = nil
 
     /// The saved plan when `--plan` is given (checked against the bundle as it is now), else a new
-    /// plan from `--site`, said on standard error. A plan with errors is refused.
-    static func resolve(node: String, options: ActingPlanOptions) throws -> ReviewedPlan {
+    /// plan from `--site`, said on standard error. A plan with errors is refused unless
+    /// `refusingErrors` is false (a report shows such a plan, errors and all).
+    static func resolve(node: String, options: ActingPlanOptions, refusingErrors: Bool = true) throws -> ReviewedPlan {
         let reviewed: ReviewedPlan
         if let file = options.plan {
             let saved: SavedPlan
@@ -45,7 +48,7 @@ struct ReviewedPlan {
                 let list = changes.prefix(40).map { "  " + $0 }.joined(separator: "\n") + (changes.count > 40 ? "\n  … and \(changes.count - 40) more" : "")
                 throw Failure.exit("the bundle \(bundle) changed since plan \(saved.planHash) was saved (\(file)):\n\(list)\nNothing was done. Plan again ('pve2nix plan \(node) --site \(bundle) --out \(file)'), review it, and run with the new plan.")
             }
-            reviewed = ReviewedPlan(plan: saved.plan, hash: saved.planHash, site: site, bundle: bundle)
+            reviewed = ReviewedPlan(plan: saved.plan, hash: saved.planHash, site: site, bundle: bundle, savedAt: saved.savedAt)
         } else {
             let bundle = options.site!
             let (site, digest) = try BundleReading.read(bundle, node: node)
@@ -54,7 +57,7 @@ struct ReviewedPlan {
             FileHandle.standardError.write(Data("pve2nix: no --plan given: planned \(node) again from \(bundle) (plan \(hash)). Save a reviewed plan with 'pve2nix plan \(node) --site \(bundle) --out FILE' and pass --plan FILE.\n".utf8))
             reviewed = ReviewedPlan(plan: plan, hash: hash, site: site, bundle: bundle)
         }
-        if reviewed.plan.hasErrors {
+        if refusingErrors && reviewed.plan.hasErrors {
             let errors = reviewed.plan.diagnostics.filter { $0.severity == .error }.prefix(10).map { "  \($0.rendered)" }
             let fails = reviewed.plan.preflight.filter { $0.status == .fail }.prefix(10).map { "  check \($0.check): \($0.detail)" }
             throw Failure.exit("plan \(reviewed.hash) of \(node) has errors; nothing was done. Fix them and plan again ('pve2nix plan \(node) --site \(reviewed.bundle)'):\n" + (errors + fails).joined(separator: "\n"))

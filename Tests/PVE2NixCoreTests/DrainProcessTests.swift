@@ -75,7 +75,7 @@ nonisolated(unsafe) var lastErrors = ""
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("n.sqlite").path
         let store = try SQLiteDrainJournal(path: path)
-        #expect(try store.schemaVersions() == ["v1: drain records", "v2: backup-restore steps", "v3: runs and stages"])
+        #expect(try store.schemaVersions() == ["v1: drain records", "v2: backup-restore steps", "v3: runs and stages", "v4: rehearsal results"])
         let lockPath = dir.appendingPathComponent("locks/n.lock").path
         let first = try DrainLock(path: lockPath, node: "n")
         #expect(throws: DrainLock.LockError.self) { _ = try DrainLock(path: lockPath, node: "n") }
@@ -101,7 +101,7 @@ nonisolated(unsafe) var lastErrors = ""
             try old.close()
         }
         let store = try SQLiteDrainJournal(path: path)
-        #expect(try store.schemaVersions() == ["v1: drain records", "v2: backup-restore steps", "v3: runs and stages"])
+        #expect(try store.schemaVersions() == ["v1: drain records", "v2: backup-restore steps", "v3: runs and stages", "v4: rehearsal results"])
         let records = try await store.records()
         #expect(records.count == 1)
         #expect(records.first?.step == .migrate && records.first?.phase == .requested && records.first?.upid?.hasPrefix("UPID:villa-pve-01") == true)

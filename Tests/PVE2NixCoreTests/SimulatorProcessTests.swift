@@ -112,7 +112,7 @@ import Testing
             #expect(report["left"]?.arrayValue?.isEmpty == true)
             let done = try Self.pve2nix(["status", "villa-pve-01", "--journal", journal, "--json"])
             let journalReport = try JSONReader.parse(done.out)
-            #expect(journalReport["schema"]?.stringValue == "v3: runs and stages")
+            #expect(journalReport["schema"]?.stringValue == "v4: rehearsal results")
             let guests = journalReport["guests"]?.arrayValue ?? []
             #expect(guests.count == 9 && guests.allSatisfy { $0["phase"]?.stringValue == "done" })
             #expect(guests.first { $0["vmid"]?.intValue == 105 }?["step"]?.stringValue == "delete")

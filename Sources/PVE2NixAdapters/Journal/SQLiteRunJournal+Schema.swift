@@ -70,6 +70,10 @@ extension SQLiteRunJournal {
             }
             try db.drop(table: "drain_record")
         }
+        // A rehearsal's checks, one by one (the RehearsalReport as JSON), for the report.
+        m.registerMigration("v4: rehearsal results") { db in
+            try db.alter(table: "rehearsal") { t in t.add(column: "results", .text) }
+        }
         return m
     }
 }

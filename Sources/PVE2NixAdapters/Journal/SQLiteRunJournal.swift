@@ -7,7 +7,7 @@ import PVE2NixRuntime
 /// steps, stage by stage. Append-only; every entry is committed before the call returns, so a
 /// crash loses nothing written. The schema is versioned with migrations.
 public final class SQLiteRunJournal: Sendable {
-    private let queue: DatabaseQueue
+    let queue: DatabaseQueue
     public let path: String
 
     public init(path: String) throws {
