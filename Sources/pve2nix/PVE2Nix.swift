@@ -15,10 +15,11 @@ struct PVE2Nix: AsyncParsableCommand {
           pve2nix capture --endpoint https://10.1.10.12:8006 --ca-file pve-root-ca.pem --out villa-bundle --ssh 'root@{ip}'
           pve2nix drain villa-pve-01 --plan villa-pve-01.plan.json --endpoint https://10.1.10.12:8006 --ca-file pve-root-ca.pem
           pve2nix check villa-pve-01 --plan villa-pve-01.plan.json --endpoint https://10.1.10.12:8006 --ca-file pve-root-ca.pem --generated out/villa
+          pve2nix cluster-remove villa-pve-01 --plan villa-pve-01.plan.json --endpoint https://10.1.10.12:8006 --ca-file pve-root-ca.pem --dry-run
           pve2nix status villa-pve-01
         """,
         version: "0.1.0",
-        subcommands: [Plan.self, Inspect.self, Generate.self, Rehearse.self, Lab.self, Capture.self, Drain.self, Check.self, DiskCheck.self, Status.self]
+        subcommands: [Plan.self, Inspect.self, Generate.self, Rehearse.self, Lab.self, Capture.self, Drain.self, Check.self, DiskCheck.self, ClusterRemove.self, Status.self]
     )
 }
 
