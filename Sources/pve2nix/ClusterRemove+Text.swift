@@ -6,17 +6,17 @@ import PVE2NixRuntime
 enum ClusterRemoveText {
     static func plan(_ plan: ClusterRemovalPlan) -> [String] {
         var lines = ["Plan: \(plan.remainingNodes.count) node(s) remain (\(plan.remainingNodes.map(\.rawValue).joined(separator: ", "))); votes online after: \(plan.onlineVotesAfter) of \(plan.expectedVotesAfter)."]
-        lines += plan.steps.enumerated().map { "  \($0.offset + 1). \($0.element)" }
+        lines += plan.steps.enumerated().map { "  \($0.offset + 1). \($0.element.text(for: plan.node))" }
         lines += plan.notes.map { "  note: \($0)" }
         lines += plan.blockers.map { "  refused: \($0)" }
         return lines
     }
 
-    static func line(_ event: ClusterRemovalEvent, dryRun: Bool) -> String {
+    static func line(_ event: ClusterRemovalEvent, node: String, dryRun: Bool) -> String {
         let would = dryRun ? "would " : ""
         switch event {
         case .peer(let node, let target): return "Acting from peer \(node) over SSH (\(target))."
-        case .starting(let step): return "→ \(step)"
+        case .starting(let step): return "→ \(step.text(for: NodeName(node)))"
         case .call(let text): return "    \(would)send \(text)"
         case .command(let text): return "    \(would)run on the peer: \(text)"
         case .waiting(let text): return "    \(dryRun ? "would " : "")\(text)"

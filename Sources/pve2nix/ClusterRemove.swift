@@ -17,7 +17,7 @@ extension PVE2Nix {
               4. over SSH on the peer: rm -rf -- /etc/pve/nodes/NODE, and the node's lines (its root key 'root@NODE', its host key and names, --install-key) out of /etc/pve/priv/authorized_keys and known_hosts, written atomically; every removed line is shown
             Each step goes to the node's journal (stage cluster-remove). Run the same command again after any failure: it reads the cluster again and does only what is left; delnode is never sent twice.
 
-            Credentials: a root@pam ticket, from PVE2NIX_USER=root@pam and PVE2NIX_PASSWORD (or PVE2NIX_PASSWORD_FILE). API tokens are refused: delnode is root@pam only.
+            Credentials: a root@pam ticket, from PVE2NIX_USER=root@pam and PVE2NIX_PASSWORD (or PVE2NIX_PASSWORD_FILE). API tokens are refused: delnode is root@pam only. --dry-run only reads, and takes a token too.
             The peer's SSH host key must be pinned, as for 'pve2nix check' (pve2nix capture --ssh pins it).
 
             Examples:
@@ -129,7 +129,7 @@ extension PVE2Nix {
             removal.options.diskWipedElsewhere = diskWipedElsewhere
             removal.options.forceReplicationRemoval = forceReplicationRemoval
             removal.options.dryRun = dryRun
-            removal.progress = { say(ClusterRemoveText.line($0, dryRun: dryRun)) }
+            removal.progress = { say(ClusterRemoveText.line($0, node: node, dryRun: dryRun)) }
             say("\(dryRun ? "Dry run: would remove" : "Removing") \(node) from the cluster with plan \(reviewed.hash) through \(api.endpoint) (\(credentials)); journal \(journalPath)")
             var report = ClusterRemoveReport(node: node, planHash: reviewed.hash, journal: journalPath, dryRun: dryRun)
             do {

@@ -29,6 +29,9 @@ public enum ClusterRemovalStep: Sendable, Hashable, Codable, CustomStringConvert
         }
     }
 
+    /// The description with the node's name in place of `<node>`.
+    public func text(for node: NodeName) -> String { description.replacingOccurrences(of: "<node>", with: node.rawValue) }
+
     public var description: String {
         switch self {
         case .replicationJob(let id, let keep): "remove replication job \(id)\(keep ? " (keep: nothing to clean on the wiped node)" : ""), and wait until it is gone"

@@ -150,11 +150,11 @@ public struct ClusterRemoval: Sendable {
     /// An HA rule or group change: one request, journaled before and after.
     func change(_ step: ClusterRemovalStep, _ request: ProxmoxRequest) async throws -> String {
         progress(.call(describe(request)))
-        if options.dryRun { return "would: \(step)" }
-        try await record(step, .planned, "\(step)")
+        if options.dryRun { return "would: \(step.text(for: node))" }
+        try await record(step, .planned, step.text(for: node))
         _ = try await api.send(request)
-        try await record(step, .done, "\(step)")
-        return "\(step)"
+        try await record(step, .done, step.text(for: node))
+        return step.text(for: node)
     }
 
     func removeReplication(_ id: String, keep: Bool, survey: ClusterSurvey) async throws -> String {
@@ -166,9 +166,9 @@ public struct ClusterRemoval: Sendable {
         if options.dryRun {
             if job?.removeJob == nil || force { progress(.call(describe(request))) }
             progress(.waiting(waitText))
-            return "would: \(step)"
+            return "would: \(step.text(for: node))"
         }
-        try await record(step, .planned, "\(step)")
+        try await record(step, .planned, step.text(for: node))
         if job?.removeJob == nil || force {
             progress(.call(describe(request)))
             _ = try await api.send(request)
@@ -196,7 +196,7 @@ public struct ClusterRemoval: Sendable {
         let step = ClusterRemovalStep.delnode
         let request = ProxmoxRequest.removeClusterNode(node)
         progress(.call(describe(request) + " (root@pam ticket)"))
-        if options.dryRun { return "would: \(step)" }
+        if options.dryRun { return "would: \(step.text(for: node))" }
         // Right before acting: the world may have changed while the earlier steps ran.
         let tasks = ProxmoxTasks(api: api, clock: clock, pollInterval: limits.pollInterval)
         let view = try await tasks.cluster()
