@@ -89,7 +89,15 @@ extension PVE2Nix {
             }
             let (client, _) = try api.makeClient()
             let journalPath = JournalLocation.path(for: node, explicit: journal)
-            let (stageJournal, acting) = try openJournal(journalPath, planHash: reviewed.hash)
+            let (opened, acting) = try openJournal(journalPath, planHash: reviewed.hash)
+            #if DEBUG
+            // Test hooks, debug builds only: SIGKILL after the N-th journal entry; /etc/pve elsewhere.
+            let env = ProcessInfo.processInfo.environment
+            let crashAfter = env["PVE2NIX_TEST_CRASH_AFTER_RECORDS"].flatMap(Int.init)
+            let stageJournal: any StageJournal = crashAfter.map { CrashHookStageJournal(opened, crashAfter: $0) } ?? opened
+            #else
+            let stageJournal = opened
+            #endif
             defer { withExtendedLifetime(acting) {} }
 
             let progress = options.json ? FileHandle.standardError : FileHandle.standardOutput
@@ -123,6 +131,9 @@ extension PVE2Nix {
             let addresses = [reviewed.site.cluster?.members.first { $0.name.rawValue == node }?.ip,
                              reviewed.plan.network.managementAddress?.split(separator: "/").first.map(String.init)].compactMap { $0 }
             removal.keys = NodeKeyLines(node: NodeName(node), addresses: Array(Set(addresses)).sorted(), hostKeys: hostKey.map { [$0] } ?? [], extraKeys: extraKeys)
+            #if DEBUG
+            if let root = env["PVE2NIX_TEST_PVE_ROOT"] { removal.pveRoot = root }
+            #endif
             removal.limits.pollInterval = .milliseconds(Int(pollInterval * 1000))
             removal.limits.replicationTimeout = .milliseconds(Int(replicationTimeout * 1000))
             removal.options.acceptTwoNode = acceptTwoNode
@@ -171,3 +182,20 @@ extension PVE2Nix {
         }
     }
 }
+
+#if DEBUG
+/// Writes an entry, then (test hook, debug builds only) SIGKILLs this process after the N-th one.
+final class CrashHookStageJournal: StageJournal, @unchecked Sendable {
+    let inner: any StageJournal
+    let crashAfter: Int
+    private var written = 0
+    private let lock = NSLock()
+    init(_ inner: any StageJournal, crashAfter: Int) { self.inner = inner; self.crashAfter = crashAfter }
+    func entries() async throws -> [RunEntry] { try await inner.entries() }
+    func append(_ entry: RunEntry) async throws {
+        try await inner.append(entry)
+        let n = lock.withLock { written += 1; return written }
+        if n == crashAfter { kill(getpid(), SIGKILL) }
+    }
+}
+#endif

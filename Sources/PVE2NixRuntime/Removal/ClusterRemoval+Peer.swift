@@ -10,6 +10,15 @@ extension ClusterRemoval {
         return name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") } && first != "-" && last != "-"
     }
 
+    /// The peer file a step edits.
+    func keyFile(_ step: ClusterRemovalStep) -> String? {
+        switch step {
+        case .authorizedKeys: "\(pveRoot)/priv/authorized_keys"
+        case .knownHosts: "\(pveRoot)/priv/known_hosts"
+        default: nil
+        }
+    }
+
     func runOnPeer(_ shell: any RemoteShell, _ command: String) async throws -> RemoteCommandResult {
         try await shell.run(command, timeout: limits.commandTimeout)
     }
@@ -18,7 +27,7 @@ extension ClusterRemoval {
     func removeNodeDirectory(_ shell: any RemoteShell) async throws -> String {
         let step = ClusterRemovalStep.nodeDirectory
         guard Self.isPlainNodeName(node.rawValue) else { throw ClusterRemovalError.oddNodeName(node) }
-        let dir = "/etc/pve/nodes/\(node)"
+        let dir = "\(pveRoot)/nodes/\(node)"
         let list = "find \(ShellQuoting.quote(dir)) -mindepth 1"
         progress(.command(list))
         let found = try await runOnPeer(shell, list)
@@ -51,7 +60,7 @@ extension ClusterRemoval {
 
     /// The node's lines out of a `priv` key file: read, edit, write atomically, read back.
     func editKeyFile(_ step: ClusterRemovalStep, _ shell: any RemoteShell) async throws -> (String, [String]) {
-        guard let path = step.keyFile else { return ("", []) }
+        guard let path = keyFile(step) else { return ("", []) }
         progress(.command("read \(path)"))
         let data: Data
         do {

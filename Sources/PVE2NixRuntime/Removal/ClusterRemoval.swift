@@ -59,6 +59,8 @@ public struct ClusterRemoval: Sendable {
     public let peerShell: @Sendable (NodeName, String?) async throws -> any RemoteShell
     public var preferredPeer: NodeName?
     public var keys: NodeKeyLines
+    /// Where the cluster file system is mounted on the peer (elsewhere only in tests).
+    public var pveRoot = "/etc/pve"
     public var limits = Limits()
     public var options = Options()
     public var progress: @Sendable (ClusterRemovalEvent) -> Void = { _ in }
@@ -123,7 +125,7 @@ public struct ClusterRemoval: Sendable {
             case .nodeDirectory: detail = try await removeNodeDirectory(shell)
             case .authorizedKeys, .knownHosts:
                 let (text, removed) = try await editKeyFile(step, shell)
-                outcome.removedLines[step.keyFile!] = removed
+                outcome.removedLines[keyFile(step) ?? ""] = removed
                 detail = text
             }
             if detail.hasPrefix("already") { outcome.alreadyDone.append(step.key) } else { outcome.done.append(step.key) }
@@ -232,12 +234,4 @@ extension ClusterRemovalStep {
         }
     }
 
-    /// The peer file the step edits.
-    var keyFile: String? {
-        switch self {
-        case .authorizedKeys: "/etc/pve/priv/authorized_keys"
-        case .knownHosts: "/etc/pve/priv/known_hosts"
-        default: nil
-        }
-    }
 }
