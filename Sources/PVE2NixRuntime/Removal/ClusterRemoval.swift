@@ -83,6 +83,8 @@ public struct ClusterRemoval: Sendable {
     }
 
     public func run() async throws -> ClusterRemovalOutcome {
+        // Checked before anything is sent: the name becomes a path on the peer.
+        guard Self.isPlainNodeName(node.rawValue) else { throw ClusterRemovalError.oddNodeName(node) }
         let (survey, plan) = try await self.plan()
         guard plan.canProceed else { throw ClusterRemovalError.refused(node, plan.blockers) }
         var outcome = ClusterRemovalOutcome(plan: plan, dryRun: options.dryRun)
