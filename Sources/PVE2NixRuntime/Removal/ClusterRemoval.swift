@@ -118,20 +118,19 @@ public struct ClusterRemoval: Sendable {
                 progress(.waiting("\(step.key) was done before but the cluster shows it again: doing it again"))
             }
             progress(.starting(step))
-            let detail: String
+            let result: StepResult
             switch step {
-            case .replicationJob(let id, let keep): detail = try await removeReplication(id, keep: keep, survey: survey)
-            case .haRule(let rule, _, let after): detail = try await change(step, after.map { .updateHARule(rule, nodes: $0) } ?? .deleteHARule(rule))
-            case .haGroup(let group, _, let after): detail = try await change(step, after.map { .updateHAGroup(group, nodes: $0) } ?? .deleteHAGroup(group))
-            case .delnode: detail = try await delnode()
-            case .nodeDirectory: detail = try await removeNodeDirectory(shell)
+            case .replicationJob(let id, let keep): result = try await removeReplication(id, keep: keep, survey: survey)
+            case .haRule(let rule, _, let after): result = try await change(step, after.map { .updateHARule(rule, nodes: $0) } ?? .deleteHARule(rule))
+            case .haGroup(let group, _, let after): result = try await change(step, after.map { .updateHAGroup(group, nodes: $0) } ?? .deleteHAGroup(group))
+            case .delnode: result = try await delnode()
+            case .nodeDirectory: result = try await removeNodeDirectory(shell)
             case .authorizedKeys, .knownHosts:
-                let (text, removed) = try await editKeyFile(step, shell)
-                outcome.removedLines[keyFile(step) ?? ""] = removed
-                detail = text
+                result = try await editKeyFile(step, shell)
+                outcome.removedLines[keyFile(step) ?? ""] = result.removed
             }
-            if detail.hasPrefix("already") { outcome.alreadyDone.append(step.key) } else { outcome.done.append(step.key) }
-            progress(.done(step, detail))
+            if result.alreadyDone { outcome.alreadyDone.append(step.key) } else { outcome.done.append(step.key) }
+            progress(result.alreadyDone ? .skipped(step, result.detail) : .done(step, result.detail))
         }
     }
 
@@ -152,16 +151,16 @@ public struct ClusterRemoval: Sendable {
     }
 
     /// An HA rule or group change: one request, journaled before and after.
-    func change(_ step: ClusterRemovalStep, _ request: ProxmoxRequest) async throws -> String {
+    func change(_ step: ClusterRemovalStep, _ request: ProxmoxRequest) async throws -> StepResult {
         progress(.call(describe(request)))
-        if options.dryRun { return "would: \(step.text(for: node))" }
+        if options.dryRun { return StepResult("would: \(step.text(for: node))") }
         try await record(step, .planned, step.text(for: node))
         _ = try await api.send(request)
         try await record(step, .done, step.text(for: node))
-        return step.text(for: node)
+        return StepResult(step.text(for: node))
     }
 
-    func removeReplication(_ id: String, keep: Bool, survey: ClusterSurvey) async throws -> String {
+    func removeReplication(_ id: String, keep: Bool, survey: ClusterSurvey) async throws -> StepResult {
         let step = ClusterRemovalStep.replicationJob(id: id, keep: keep)
         let job = survey.replication.first { $0.id == id }
         let force = options.forceReplicationRemoval
@@ -170,7 +169,7 @@ public struct ClusterRemoval: Sendable {
         if options.dryRun {
             if job?.removeJob == nil || force { progress(.call(describe(request))) }
             progress(.waiting(waitText))
-            return "would: \(step.text(for: node))"
+            return StepResult("would: \(step.text(for: node))")
         }
         try await record(step, .planned, step.text(for: node))
         if job?.removeJob == nil || force {
@@ -193,14 +192,14 @@ public struct ClusterRemoval: Sendable {
             throw ClusterRemovalError.replicationStuck(id: id, mark: last?.removeJob, source: job?.source, waited: waited)
         }
         try await record(step, .done, "replication job \(id) removed")
-        return "replication job \(id) removed"
+        return StepResult("replication job \(id) removed")
     }
 
-    func delnode() async throws -> String {
+    func delnode() async throws -> StepResult {
         let step = ClusterRemovalStep.delnode
         let request = ProxmoxRequest.removeClusterNode(node)
         progress(.call(describe(request) + " (root@pam ticket)"))
-        if options.dryRun { return "would: \(step.text(for: node))" }
+        if options.dryRun { return StepResult("would: \(step.text(for: node))") }
         // Right before acting: the world may have changed while the earlier steps ran.
         let tasks = ProxmoxTasks(api: api, clock: clock, pollInterval: limits.pollInterval)
         let view = try await tasks.cluster()
@@ -224,7 +223,20 @@ public struct ClusterRemoval: Sendable {
         guard gone == true else { throw ClusterRemovalError.delnodeUnverified(node, waited: Int(limits.delnodeTimeout.components.seconds)) }
         guard try await tasks.cluster().quorate else { throw ClusterRemovalError.quorumLost("after delnode (\(node) is out of the nodelist)") }
         try await record(step, .done, "\(node) is no longer in the nodelist; the cluster is quorate")
-        return "\(node) is no longer in the corosync nodelist; the cluster is quorate"
+        return StepResult("\(node) is no longer in the corosync nodelist; the cluster is quorate")
+    }
+}
+
+/// How one step ended: what it did (or, in a dry run, would do), or that it was done already.
+struct StepResult: Sendable {
+    var detail: String
+    var alreadyDone = false
+    /// Lines taken out of a key file.
+    var removed: [String] = []
+    init(_ detail: String, alreadyDone: Bool = false, removed: [String] = []) {
+        self.detail = detail
+        self.alreadyDone = alreadyDone
+        self.removed = removed
     }
 }
 
