@@ -49,6 +49,25 @@ import Testing
         #expect(await w.cluster.writes.filter { $0.hasPrefix("DELETE /cluster/config/nodes/") }.count == 2)
     }
 
+    @Test func aLostDelnodeAnswerIsSettledByTheNodelistNeverBySendingAgain() async throws {
+        // The answer times out: the same run reads the nodelist and goes on.
+        let w = await RemovalWorld.villa(extraNode: true)
+        _ = try await w.removal(api: LosingAnswerAPI(cluster: w.cluster, template: "/cluster/config/nodes/{node}", crash: false)).run()
+        #expect(await w.cluster.delnodeCount == 1)
+        #expect(!w.peer.exists(directory: "/etc/pve/nodes/villa-pve-01"))
+        // The process dies before the answer: the next run finds the node gone and journals it.
+        let v = await RemovalWorld.villa(extraNode: true)
+        await #expect(throws: SimulatedCrash.self) {
+            _ = try await v.removal(api: LosingAnswerAPI(cluster: v.cluster, template: "/cluster/config/nodes/{node}", crash: true)).run()
+        }
+        #expect(try await v.journal.removalPhases()["delnode"] == .requested)
+        let outcome = try await v.removal().run()
+        #expect(outcome.alreadyDone.contains("delnode"))
+        #expect(await v.cluster.delnodeCount == 1)
+        #expect(await v.cluster.writes.filter { $0.hasPrefix("DELETE /cluster/config/nodes/") }.count == 1)
+        #expect(try await v.journal.removalPhases()["delnode"] == .done)
+    }
+
     @Test func guestConfigsInTheNodeDirectoryStopTheCleanup() async throws {
         var w = await RemovalWorld.villa(extraNode: true)
         w = RemovalWorld(cluster: w.cluster, peer: FakeClusterPeer.seeded(site: w.site, target: w.peer.target, guestsOn: ["villa-pve-01": [VMID(777)]]),
@@ -97,5 +116,20 @@ import Testing
         let k = keys.knownHosts(known)
         #expect(k.removed.count == 4)
         #expect(k.text == "villa-pve-02,10.1.10.12 \(other.keyText)\nvilla-pve-010 \(other.keyText)\n* \(other.keyText)")
+    }
+}
+
+/// Sends a write of `template`, then loses its answer: a timeout, or the process dying.
+struct LosingAnswerAPI: ProxmoxAPI {
+    let cluster: FakeProxmoxCluster
+    let template: String
+    let crash: Bool
+    func send(_ request: ProxmoxRequest) async throws -> JSONValue {
+        let answer = try await cluster.send(request)
+        guard request.template == template, request.method != .get else { return answer }
+        if crash { throw SimulatedCrash() }
+        var lost = ProxmoxAPIError(status: 0, reason: "no answer in 30 s", request: "\(request)")
+        lost.timedOut = true
+        throw lost
     }
 }
