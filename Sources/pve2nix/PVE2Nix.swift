@@ -6,7 +6,7 @@ struct PVE2Nix: AsyncParsableCommand {
         commandName: "pve2nix",
         abstract: "Convert a Proxmox VE cluster node into a NixOS service host, one node at a time.",
         discussion: """
-        pve2nix reads a capture bundle (a directory of files and command outputs from the cluster) and plans the conversion of one node: drain, disk, network, guests, install path, checks. plan, inspect, generate, rehearse, disk-check and status touch no machine; capture reads the cluster's API and, with --ssh, each node's own files; drain moves guests through the API; check reads the cluster and the node before anything destructive.
+        pve2nix reads a capture bundle (a directory of files and command outputs from the cluster) and plans the conversion of one node: drain, disk, network, guests, install path, checks. plan, inspect, generate, rehearse, disk-check and status touch no machine; capture reads the cluster's API and, with --ssh, each node's own files; drain moves guests through the API; check reads the cluster and the node before anything destructive; cluster-remove takes the converted node out of its cluster.
 
         Examples:
           pve2nix plan villa-pve-01 --site Examples/villa
