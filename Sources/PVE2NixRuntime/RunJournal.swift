@@ -40,9 +40,11 @@ public struct RunFacts: Sendable, Hashable, Codable {
     public var bootID: String?
     public var hostKeyFingerprint: String?
     public var storePath: String?
+    /// For cluster removal: which step (`ClusterRemovalStep.key`: delnode, replication:ID, …).
+    public var removalStep: String?
 
     public init(drainStep: String? = nil, target: String? = nil, upid: String? = nil, archive: String? = nil, copyVMID: Int? = nil,
-                bootID: String? = nil, hostKeyFingerprint: String? = nil, storePath: String? = nil) {
+                bootID: String? = nil, hostKeyFingerprint: String? = nil, storePath: String? = nil, removalStep: String? = nil) {
         self.drainStep = drainStep
         self.target = target
         self.upid = upid
@@ -51,6 +53,7 @@ public struct RunFacts: Sendable, Hashable, Codable {
         self.bootID = bootID
         self.hostKeyFingerprint = hostKeyFingerprint
         self.storePath = storePath
+        self.removalStep = removalStep
     }
 }
 

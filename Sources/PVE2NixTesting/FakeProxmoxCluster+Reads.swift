@@ -36,11 +36,12 @@ extension FakeProxmoxCluster {
         let name = seed.cluster?.name ?? "cluster"
         var items = [Self.object([("id", Self.str("cluster")), ("name", Self.str(name)), ("type", Self.str("cluster")),
                                   ("quorate", Self.num(quorate ? 1 : 0)), ("nodes", Self.num(online.count)), ("version", Self.num(seed.cluster?.version ?? 1))])]
+        let serving = servingNode
         for (i, (node, up)) in online.sorted(by: { $0.key < $1.key }).enumerated() {
             let member = seed.cluster?.members.first { $0.name == node }
             items.append(Self.object([("id", Self.str("node/\(node)")), ("type", Self.str("node")), ("name", Self.str(node.rawValue)),
                                       ("online", Self.num(up ? 1 : 0)), ("ip", Self.str(member?.ip ?? "")), ("nodeid", Self.num(member?.nodeID ?? i + 1)),
-                                      ("local", Self.num(i == 0 ? 1 : 0)), ("level", Self.str(""))]))
+                                      ("local", Self.num(node == serving ? 1 : 0)), ("level", Self.str(""))]))
         }
         return .array(items, line: 0)
     }
@@ -90,7 +91,7 @@ extension FakeProxmoxCluster {
     }
 
     func corosyncNodes() -> JSONValue {
-        .array((seed.corosync?.nodes ?? []).map { n in
+        .array((seed.corosync?.nodes ?? []).filter { !membership.removed.contains($0.name) }.map { n in
             Self.object([("node", Self.str(n.name.rawValue)), ("name", Self.str(n.name.rawValue)), ("nodeid", Self.num(n.nodeID ?? 0)),
                          ("quorum_votes", Self.num(n.quorumVotes)), ("ring0_addr", Self.str(n.ringAddresses.first ?? ""))])
         }, line: 0)

@@ -49,6 +49,8 @@ public actor FakeProxmoxCluster: ProxmoxAPI {
     /// Every request that changes something, in order, as "METHOD path".
     public internal(set) var writes: [String] = []
     var ha = HAState()
+    /// Replication jobs, the corosync nodelist as delnode changes it, the QDevice, the serving node.
+    var membership = MembershipState()
     /// The TLS certificate's SHA-256 fingerprint the simulator serves, for `GET /nodes`.
     var sslFingerprint: String?
 
@@ -134,6 +136,7 @@ public actor FakeProxmoxCluster: ProxmoxAPI {
         // Time passes with every request: tasks run on their own, as on a real cluster.
         now += 1
         tick()
+        replicationTick()
         if request.method == .get, transientFailures > 0 {
             transientFailures -= 1
             throw ProxmoxAPIError(status: 503, reason: "Service Unavailable", request: where_)
@@ -147,6 +150,11 @@ public actor FakeProxmoxCluster: ProxmoxAPI {
         case (.get, "/cluster/resources"): return clusterResources(request)
         case (.get, "/cluster/nextid"): return nextID()
         case (.get, "/cluster/config/nodes"): return corosyncNodes()
+        case (.delete, "/cluster/config/nodes/{node}"): return try deleteNode(request)
+        case (.get, "/cluster/config/qdevice"): return qdeviceStatus()
+        case (.get, "/cluster/replication"): return replicationJobs()
+        case (.get, "/cluster/replication/{id}"): return try replicationJob(request)
+        case (.delete, "/cluster/replication/{id}"): return try deleteReplicationJob(request)
         case (.get, "/storage"): return storageList()
         case (.get, "/nodes/{node}/status"): return try nodeStatus(request)
         case (.get, "/nodes/{node}/config"): return nodeConfig(request)

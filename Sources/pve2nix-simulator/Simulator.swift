@@ -41,6 +41,11 @@ struct PVE2NixSimulator: AsyncParsableCommand {
     var timeScale: Double?
     @Option(help: ArgumentHelp("The privileges the API token holds, comma-separated (default: all), e.g. VM.Migrate,VM.Audit,Sys.Audit.", valueName: "list"))
     var tokenPrivileges: String?
+    @Option(help: ArgumentHelp("Answer as this node's API (default: the first online node); delnode refuses to delete it.", valueName: "node")) var serveFrom: String?
+    @Option(help: ArgumentHelp("A storage replication job of this guest to this node, e.g. 102:villa-pve-01.", valueName: "vmid:node")) var replicationJob: [String] = []
+    @Option(help: ArgumentHelp("The replication runner never removes this job, e.g. 102-0.", valueName: "id")) var stuckReplication: [String] = []
+    @Option(help: ArgumentHelp("The next delnode fails with this message.", valueName: "message")) var failDelnode: String?
+    @Option(help: ArgumentHelp("A QDevice is set up, with this QNetd host.", valueName: "host")) var qdevice: String?
     @Flag(help: "Also stand in for the services site.toml's probes reach (their addresses must exist here, e.g. on loopback in a network namespace).")
     var standInServices = false
 
@@ -66,6 +71,17 @@ struct PVE2NixSimulator: AsyncParsableCommand {
         for n in offline { await cluster.setOnline(NodeName(n), false) }
         if noQuorum { await cluster.setQuorate(false) }
         await cluster.failNextReads(flakyReads)
+        if let serveFrom { await cluster.serve(from: NodeName(serveFrom)) }
+        var jobs: [Int: Int] = [:]
+        for spec in replicationJob {
+            let parts = spec.split(separator: ":", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let vmid = Int(parts[0]) else { throw ValidationError("--replication-job \(spec): give VMID:NODE") }
+            await cluster.addReplicationJob(guest: VMID(vmid), jobnum: jobs[vmid, default: 0], target: NodeName(parts[1]))
+            jobs[vmid, default: 0] += 1
+        }
+        for id in stuckReplication { await cluster.neverRemoveReplicationJob(id) }
+        await cluster.failDelnode(with: failDelnode)
+        if let qdevice { await cluster.setQDevice(["State": "Connected", "QNetd host": qdevice]) }
         func task(_ flag: String, _ spec: String) throws -> (String, VMID?) {
             let parts = spec.split(separator: ":", maxSplits: 1).map(String.init)
             guard parts.count == 2, !parts[0].isEmpty, parts[1] == "*" || Int(parts[1]) != nil else { throw ValidationError("\(flag) \(spec): give TYPE:VMID or TYPE:*") }

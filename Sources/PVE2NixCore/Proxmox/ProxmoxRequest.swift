@@ -216,6 +216,31 @@ extension ProxmoxRequest {
         .init(.delete, "/cluster/config/nodes/{node}", path: ["node": .string(node.rawValue)], requiresTicket: true)
     }
 
+    /// Storage replication jobs: `id` (`<vmid>-<n>`), `guest`, `target`, `source`, `remove_job`.
+    public static func replicationJobs() -> Self { .init(.get, "/cluster/replication") }
+
+    /// Marks a replication job for removal (`remove_job=full`, or `local` with `keep`); the runner on
+    /// its source node removes it later. `force` drops the entry at once, without any cleanup.
+    public static func deleteReplicationJob(_ id: String, keep: Bool = false, force: Bool = false) -> Self {
+        var p: [String: ProxmoxValue] = [:]
+        if keep { p["keep"] = .boolean(true) }
+        if force { p["force"] = .boolean(true) }
+        return .init(.delete, "/cluster/replication/{id}", path: ["id": .string(id)], parameters: p)
+    }
+
+    /// The QDevice as `corosync-qdevice-tool -sv` reports it; an empty object when there is none.
+    public static func qdeviceStatus() -> Self { .init(.get, "/cluster/config/qdevice") }
+
+    /// Deletes an HA rule (PVE 9).
+    public static func deleteHARule(_ rule: String) -> Self {
+        var r = ProxmoxRequest(.delete, "/cluster/ha/rules/{rule}", path: ["rule": .string(rule)])
+        r.since = 9
+        return r
+    }
+
+    /// Deletes an HA group (PVE 8 and older).
+    public static func deleteHAGroup(_ group: String) -> Self { .init(.delete, "/cluster/ha/groups/{group}", path: ["group": .string(group)]) }
+
     public static func ticket(username: String, password: String) -> Self {
         .init(.post, "/access/ticket", parameters: ["username": .string(username), "password": .string(password)])
     }
@@ -241,6 +266,8 @@ extension ProxmoxRequest {
             storageContent(node: n, storage: "backup", vmid: id), removeClusterNode(n), ticket(username: "root@pam", password: "secret"),
             updateHARule("dns-prefers-pve1", nodes: "pve2:2,pve3"), updateHAGroup("prefer-pve1", nodes: "pve2"),
             nodeConfig(n), setNodeDescription(n, "notes", digest: "0123456789abcdef0123456789abcdef01234567"), setNodeDescription(n, ""),
+            replicationJobs(), deleteReplicationJob("100-0"), deleteReplicationJob("100-1", keep: true), deleteReplicationJob("100-2", force: true),
+            qdeviceStatus(), deleteHARule("dns-prefers-pve1"), deleteHAGroup("prefer-pve1"),
         ]
     }
 }
