@@ -34,6 +34,8 @@ public struct RollbackGuide: Sendable, Hashable {
         case .kexec:
             return Step(stage: stage, changes: "the node reboots into the installer in memory (path A) or from the boot image (path B)",
                         undo: "reboot: the disks are untouched, Proxmox boots again; then move the guests back", afterWipe: after)
+        case .build:
+            return Step(stage: stage, changes: "nix builds the disko script and the system locally", undo: "nothing on the node", afterWipe: after)
         case .disko:
             return Step(stage: stage, changes: "the install disk is partitioned: Proxmox, its volume group and every guest disk on it are gone",
                         undo: "reinstall Proxmox, rejoin the cluster, and restore the guests from the drain's copies on the peers and the recorded backups", afterWipe: after)

@@ -94,7 +94,7 @@ extension PVE2Nix {
             // Test hooks, debug builds only: SIGKILL after the N-th journal entry; /etc/pve elsewhere.
             let env = ProcessInfo.processInfo.environment
             let crashAfter = env["PVE2NIX_TEST_CRASH_AFTER_RECORDS"].flatMap(Int.init)
-            let stageJournal: any StageJournal = crashAfter.map { CrashHookStageJournal(opened, crashAfter: $0) } ?? opened
+            let stageJournal: any RunLog = crashAfter.map { CrashHookRunLog(opened, crashAfter: $0) } ?? opened
             #else
             let stageJournal = opened
             #endif
@@ -167,35 +167,18 @@ extension PVE2Nix {
         }
 
         /// The run's journal; a dry run only reads it (and takes no lock, starts no run).
-        private func openJournal(_ path: String, planHash: String) throws -> (any StageJournal, ActingRun?) {
+        private func openJournal(_ path: String, planHash: String) throws -> (any RunLog, ActingRun?) {
             if dryRun {
                 guard let store = try? SQLiteRunJournal.openForReading(path: path),
-                      let run = try store.runs(of: node).last(where: { $0.planHash == planHash && $0.state == .open }) else { return (ReadOnlyStageJournal(nil), nil) }
-                return (ReadOnlyStageJournal(SQLiteStageJournal(store: store, run: run.id)), nil)
+                      let run = try store.runs(of: node).last(where: { $0.planHash == planHash && $0.state == .open }) else { return (ReadOnlyRunLog(nil), nil) }
+                return (ReadOnlyRunLog(SQLiteRunLog(store: store, run: run.id)), nil)
             }
             do {
                 let acting = try ActingRun.start(node: node, journalPath: path, planHash: planHash, newRun: false)
-                return (SQLiteStageJournal(store: acting.journal, run: acting.run.id), acting)
+                return (SQLiteRunLog(store: acting.journal, run: acting.run.id), acting)
             } catch {
                 throw Failure.exit(error.localizedDescription)
             }
         }
     }
 }
-
-#if DEBUG
-/// Writes an entry, then (test hook, debug builds only) SIGKILLs this process after the N-th one.
-final class CrashHookStageJournal: StageJournal, @unchecked Sendable {
-    let inner: any StageJournal
-    let crashAfter: Int
-    private var written = 0
-    private let lock = NSLock()
-    init(_ inner: any StageJournal, crashAfter: Int) { self.inner = inner; self.crashAfter = crashAfter }
-    func entries() async throws -> [RunEntry] { try await inner.entries() }
-    func append(_ entry: RunEntry) async throws {
-        try await inner.append(entry)
-        let n = lock.withLock { written += 1; return written }
-        if n == crashAfter { kill(getpid(), SIGKILL) }
-    }
-}
-#endif

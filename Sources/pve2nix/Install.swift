@@ -179,20 +179,3 @@ extension PVE2Nix {
         }
     }
 }
-
-#if DEBUG
-/// Writes an entry, then (test hook, debug builds only) SIGKILLs this process after the N-th one.
-final class CrashHookRunLog: RunLog, @unchecked Sendable {
-    let inner: SQLiteRunLog
-    let crashAfter: Int
-    private var written = 0
-    private let lock = NSLock()
-    init(_ inner: SQLiteRunLog, crashAfter: Int) { self.inner = inner; self.crashAfter = crashAfter }
-    func entries() async throws -> [RunEntry] { try await inner.entries() }
-    func append(_ entry: RunEntry) async throws {
-        try await inner.append(entry)
-        let n = lock.withLock { written += 1; return written }
-        if n == crashAfter { kill(getpid(), SIGKILL) }
-    }
-}
-#endif

@@ -18,7 +18,7 @@ import Testing
             let w = await RemovalWorld.villa(extraNode: true)
             await w.cluster.addReplicationJob(guest: VMID(102), target: "villa-pve-01")
             await #expect(throws: SimulatedCrash.self, "crash after write \(k)") {
-                _ = try await w.removal(journal: CrashingStageJournal(w.journal, crashAfter: k)).run()
+                _ = try await w.removal(journal: CrashingRunLog(w.journal, crashAfter: k)).run()
             }
             _ = try await w.removal().run()
             #expect(await w.cluster.delnodeCount == 1, "crash after write \(k)")

@@ -9,7 +9,7 @@ import PVE2NixTesting
 struct RemovalWorld {
     let cluster: FakeProxmoxCluster
     let peer: FakeClusterPeer
-    let journal: InMemoryStageJournal
+    let journal: InMemoryRunLog
     let clock = ImmediateClock()
     let node: NodeName
     let site: Site
@@ -36,7 +36,7 @@ struct RemovalWorld {
         for vmid in await cluster.guests(on: node) { await cluster.relocate(vmid, to: peerNode) }
         await cluster.setOnline(node, false)
         let peer = FakeClusterPeer.seeded(site: site, target: SSHTarget(user: "root", host: "peer"))
-        return RemovalWorld(cluster: cluster, peer: peer, journal: InMemoryStageJournal(wiped ? [Self.wiped] : []), node: node, site: site)
+        return RemovalWorld(cluster: cluster, peer: peer, journal: InMemoryRunLog(wiped ? [Self.wiped] : []), node: node, site: site)
     }
 
     static func withFourthNode(_ files: [String: String]) -> [String: String] {
@@ -53,7 +53,7 @@ struct RemovalWorld {
     }
 
     /// The executor for this world, acting as root@pam (a ticket) unless `api` says otherwise.
-    func removal(api: (any ProxmoxAPI)? = nil, journal: (any StageJournal)? = nil, configure: (inout ClusterRemoval) -> Void = { _ in }) -> ClusterRemoval {
+    func removal(api: (any ProxmoxAPI)? = nil, journal: (any RunLog)? = nil, configure: (inout ClusterRemoval) -> Void = { _ in }) -> ClusterRemoval {
         let peer = self.peer
         var r = ClusterRemoval(node: node, api: api ?? cluster, journal: journal ?? self.journal, clock: clock) { _, _ in peer }
         r.keys = NodeKeyLines(node: node, addresses: site.cluster?.members.first { $0.name == node }?.ip.map { [$0] } ?? [],
@@ -76,14 +76,14 @@ struct CallerAPI: ProxmoxAPI {
 }
 
 /// Throws right after the k-th entry is written: like SIGKILL after that write.
-actor CrashingStageJournal: StageJournal {
-    let inner: InMemoryStageJournal
+actor CrashingRunLog: RunLog {
+    let inner: InMemoryRunLog
     let crashAfter: Int
     var written = 0
-    init(_ inner: InMemoryStageJournal, crashAfter: Int) { self.inner = inner; self.crashAfter = crashAfter }
+    init(_ inner: InMemoryRunLog, crashAfter: Int) { self.inner = inner; self.crashAfter = crashAfter }
     func entries() async throws -> [RunEntry] { await inner.entries() }
     func append(_ entry: RunEntry) async throws {
-        await inner.append(entry)
+        try await inner.append(entry)
         written += 1
         if written == crashAfter { throw SimulatedCrash() }
     }

@@ -73,7 +73,7 @@ import Testing
         _ = try await w.removal { $0.options.acceptTwoNode = true }.run()
         // Now remove villa-pve-02 from the two that are left.
         await w.cluster.setOnline("villa-pve-02", false)
-        let next = RemovalWorld(cluster: w.cluster, peer: w.peer, journal: InMemoryStageJournal([RemovalWorld.wiped]), node: "villa-pve-02", site: w.site)
+        let next = RemovalWorld(cluster: w.cluster, peer: w.peer, journal: InMemoryRunLog([RemovalWorld.wiped]), node: "villa-pve-02", site: w.site)
         let (_, plan) = try await next.removal { $0.options.acceptTwoNode = true }.plan()
         #expect(plan.blockers.contains { $0.contains("one-node cluster") })
     }

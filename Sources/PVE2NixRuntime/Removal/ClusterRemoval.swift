@@ -53,7 +53,7 @@ public struct ClusterRemoval: Sendable {
 
     public let node: NodeName
     public let api: any ProxmoxAPI
-    public let journal: any StageJournal
+    public let journal: any RunLog
     public let clock: any Clock<Duration>
     /// Opens a shell on a peer, given its name and address.
     public let peerShell: @Sendable (NodeName, String?) async throws -> any RemoteShell
@@ -65,7 +65,7 @@ public struct ClusterRemoval: Sendable {
     public var options = Options()
     public var progress: @Sendable (ClusterRemovalEvent) -> Void = { _ in }
 
-    public init(node: NodeName, api: any ProxmoxAPI, journal: any StageJournal, clock: any Clock<Duration>,
+    public init(node: NodeName, api: any ProxmoxAPI, journal: any RunLog, clock: any Clock<Duration>,
                 peerShell: @escaping @Sendable (NodeName, String?) async throws -> any RemoteShell) {
         self.node = node
         self.api = api
