@@ -47,6 +47,8 @@ public struct RollbackGuide: Sendable, Hashable {
             return Step(stage: stage, changes: "nothing: checks the address, MAC, SSH host key and services", undo: "nothing to undo; a failure here leaves the guests on the peers", afterWipe: after)
         case .clusterRemove:
             return Step(stage: stage, changes: "the node leaves the Proxmox cluster (pvecm delnode)", undo: "reinstall Proxmox on the node and join it again", afterWipe: after)
+        case .rollback:
+            return Step(stage: stage, changes: "undoes the run: reboots the installer into Proxmox, moves the guests back", undo: "drain again", afterWipe: after)
         case .cutover:
             return Step(stage: stage, changes: "returning guests start on the node as nspawn or Incus containers; their copies on the peers stop",
                         undo: "stop the containers on the node and start the copies on the peers again (they are kept until you remove them)", afterWipe: after)

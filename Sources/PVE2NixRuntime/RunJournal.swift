@@ -5,6 +5,7 @@ public enum RunStage: String, Sendable, Hashable, Codable, CaseIterable {
     case capture, drain, generate, rehearse, check, kexec, build, disko, install, reboot, validate
     case clusterRemove = "cluster-remove"
     case cutover
+    case rollback
 }
 
 /// What a journal entry is about: the node itself, or one guest.

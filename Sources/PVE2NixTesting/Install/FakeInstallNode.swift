@@ -34,6 +34,8 @@ public final class FakeInstallNode: RemoteShell, ProcessRunner, Sendable {
         public var hanging: Set<String> = []
         /// After kexec, the installer stays down for this many connection attempts.
         public var downFor = 0
+        /// What comes up after `down` (nil: NixOS once installed, else the installer).
+        public var nextSystem: System?
 
         public init(hostname: String, lsblk: String, diskByID: String) {
             self.hostname = hostname
@@ -58,7 +60,7 @@ public final class FakeInstallNode: RemoteShell, ProcessRunner, Sendable {
         try state.withLock { s in
             if s.system == .down || s.downFor > 0 {
                 if s.downFor > 0 { s.downFor -= 1 }
-                if s.system == .down, s.downFor == 0 { s.system = s.bootedSystem == nil ? .installer : .nixos }
+                if s.system == .down, s.downFor == 0 { s.system = s.nextSystem ?? (s.bootedSystem == nil ? .installer : .nixos); s.nextSystem = nil }
                 throw RemoteShellError.connectionFailed(host: target.description, detail: "Connection refused")
             }
         }
@@ -100,6 +102,14 @@ public final class FakeInstallNode: RemoteShell, ProcessRunner, Sendable {
         case "test -L /root/.ssh/authorized_keys2": return s.authorizedKeys2IsLink ? ok("") : no
         case "cat /root/.ssh/authorized_keys2 2>/dev/null || true": return ok(s.authorizedKeys2)
         case "mkdir -p -m 700 /root/.ssh": return ok("")
+        case "systemctl reboot || reboot":
+            // The installer runs from memory: a reboot comes back as what is on the disks.
+            let next: System = s.system == .installer && s.laidOut.isEmpty ? .proxmox : s.bootedSystem == nil ? .proxmox : .nixos
+            s.system = .down
+            s.downFor = 1
+            s.nextSystem = next
+            s.bootID = UUID().uuidString.lowercased()
+            return RemoteCommandResult(status: 255)
         case "mountpoint -q /mnt": return s.mntMounted ? ok("") : no
         case "readlink -f /mnt/nix/var/nix/profiles/system 2>/dev/null": return s.mntProfile.map { ok($0 + "\n") } ?? no
         case "readlink -f /run/booted-system": return s.bootedSystem.map { ok($0 + "\n") } ?? no

@@ -1,0 +1,141 @@
+import Foundation
+import PVE2NixCore
+
+/// Carries out what a rollback can do by itself, from the run's position: reboot the node out
+/// of the installer (its disks untouched) and wait for Proxmox, then migrate the drained guests
+/// back. Each step is journaled (stage `rollback`) and skipped when done; every wait is bounded.
+public struct RollbackRun: Sendable {
+    public struct Limits: Sendable, Hashable {
+        public var bootWait: Duration = .seconds(15 * 60)
+        public var poll: Duration = .seconds(5)
+        public var migration: Duration = .seconds(3600)
+        public var command: Duration = .seconds(60)
+        public init() {}
+    }
+
+    public let assessment: RollbackAssessment
+    public let target: SSHTarget
+    public let connect: @Sendable (SSHTarget) async throws -> any RemoteShell
+    public let tasks: ProxmoxTasks
+    public let log: any RunLog
+    public var limits = Limits()
+    public var progress: @Sendable (String) -> Void = { _ in }
+
+    public init(assessment: RollbackAssessment, target: SSHTarget, connect: @escaping @Sendable (SSHTarget) async throws -> any RemoteShell,
+                tasks: ProxmoxTasks, log: any RunLog) {
+        self.assessment = assessment
+        self.target = target
+        self.connect = connect
+        self.tasks = tasks
+        self.log = log
+    }
+
+    /// The guests it could not bring back, each with why (the manual steps are in the assessment).
+    public func run() async throws -> [VMID: String] {
+        let node = assessment.node
+        guard assessment.position == .drained || assessment.position == .installer else {
+            if assessment.position == .wiped { throw RollbackError.wiped(node) }
+            return [:]
+        }
+        if assessment.position == .installer { try await leaveInstaller() }
+        guard try await tasks.poll(limit: limits.bootWait, { try await tasks.cluster().online.contains(node) ? true : nil }) != nil else {
+            throw RollbackError.nodeNotOnline(node, waited: limits.bootWait)
+        }
+        var left: [VMID: String] = [:]
+        for guest in assessment.guests where guest.automated {
+            do { try await bringBack(guest) } catch { left[guest.vmid] = error.localizedDescription }
+        }
+        return left
+    }
+
+    func record(_ subject: RunSubject, _ phase: RunPhase, _ detail: String, facts: RunFacts = RunFacts()) async throws {
+        try await log.append(RunEntry(stage: .rollback, subject: subject, phase: phase, facts: facts, detail: detail))
+    }
+
+    /// Reboots the installer (which runs from memory) so the node boots Proxmox from its disks.
+    func leaveInstaller() async throws {
+        let node = assessment.node
+        if let shell = try? await connect(target) {
+            let release = (try? await shell.run("cat /etc/os-release", timeout: limits.command))?.standardOutputText ?? ""
+            if NodeCheck.isInstaller(release) {
+                let boot = (try? await shell.run("cat /proc/sys/kernel/random/boot_id", timeout: limits.command))?.standardOutputText.trimmingCharacters(in: .whitespacesAndNewlines)
+                try await record(.node, .requested, "rebooting \(node) out of the installer", facts: RunFacts(bootID: boot))
+                progress("rebooting \(node) out of the installer (its disks are untouched)")
+                // The connection drops as it goes down: that is the expected answer.
+                _ = try? await shell.run("systemctl reboot || reboot", timeout: .seconds(20))
+            }
+            try? await shell.close()
+        }
+        progress("waiting up to \(limits.bootWait.components.seconds) s for \(node) to answer as Proxmox with its pinned key")
+        let polls = max(1, Int((limits.bootWait / limits.poll).rounded(.up)))
+        for _ in 0..<polls {
+            do {
+                let shell = try await connect(target)
+                let release = try await shell.run("cat /etc/os-release", timeout: limits.command).standardOutputText
+                let name = try await shell.run("cat /proc/sys/kernel/hostname", timeout: limits.command).standardOutputText.trimmingCharacters(in: .whitespacesAndNewlines)
+                try? await shell.close()
+                if !NodeCheck.isInstaller(release), name.split(separator: ".").first.map(String.init) == node.rawValue {
+                    try await record(.node, .done, "\(node) runs Proxmox again")
+                    return
+                }
+            } catch let error as RemoteShellError {
+                if case .hostKeyChanged = error { throw error }
+            }
+            try await tasks.clock.sleep(for: limits.poll)
+        }
+        throw RollbackError.proxmoxNotBack(node, waited: limits.bootWait)
+    }
+
+    func bringBack(_ guest: RollbackAssessment.GuestBack) async throws {
+        let node = assessment.node
+        let view = try await tasks.cluster()
+        guard let now = view.guests[guest.nowVMID] else { throw RollbackError.guestGone(guest.vmid) }
+        if now.node == node {
+            try await record(.guest(guest.vmid), .done, "\(guest.vmid) is on \(node)")
+            return
+        }
+        guard now.node == guest.on else { throw RollbackError.guestElsewhere(guest.vmid, expected: guest.on, found: now.node) }
+        if let lock = now.lock { throw RollbackError.guestLocked(guest.vmid, lock) }
+        let online = guest.kind == .qemu && now.status == "running"
+        let request: ProxmoxRequest = guest.kind == .qemu
+            ? .migrateVM(node: now.node, vmid: guest.vmid, target: node, online: online, withLocalDisks: guest.command?.contains("with-local-disks") == true)
+            : .migrateCT(node: now.node, vmid: guest.vmid, target: node, restart: now.status == "running")
+        progress("migrating \(guest.kind.rawValue) \(guest.vmid) (\(guest.name)) from \(now.node) back to \(node)")
+        try await record(.guest(guest.vmid), .planned, "migrate back from \(now.node)", facts: RunFacts(target: node.rawValue))
+        let upid = try await tasks.start(request, what: "migrating \(guest.vmid) back")
+        try await record(.guest(guest.vmid), .requested, "migrating back", facts: RunFacts(target: node.rawValue, upid: upid.rawValue))
+        switch try await tasks.wait(for: upid, limit: limits.migration) {
+        case .ok:
+            try await record(.guest(guest.vmid), .done, "\(guest.vmid) is back on \(node)", facts: RunFacts(target: node.rawValue, upid: upid.rawValue))
+        case .failed(let status):
+            try await record(.guest(guest.vmid), .failed, "migration back failed: \(status)")
+            throw RollbackError.migrationFailed(guest.vmid, status)
+        case .timedOut:
+            try await record(.guest(guest.vmid), .failed, "migration back did not end within \(limits.migration.components.seconds) s")
+            throw RollbackError.migrationFailed(guest.vmid, "did not end within \(limits.migration.components.seconds) s; its task may still run: look at it in the task log before running again")
+        }
+    }
+}
+
+/// Why a rollback stopped.
+public enum RollbackError: LocalizedError, Sendable, Equatable {
+    case wiped(NodeName)
+    case nodeNotOnline(NodeName, waited: Duration)
+    case proxmoxNotBack(NodeName, waited: Duration)
+    case guestGone(VMID)
+    case guestElsewhere(VMID, expected: NodeName, found: NodeName)
+    case guestLocked(VMID, String)
+    case migrationFailed(VMID, String)
+
+    public var errorDescription: String? {
+        switch self {
+        case .wiped(let node): "the wipe of \(node) started: pve2nix cannot undo it by itself. Follow the printed runbook (reinstall Proxmox, rejoin, bring the guests back)."
+        case .nodeNotOnline(let node, let waited): "\(node) did not come online in the cluster within \(waited.components.seconds) s: nothing was migrated. Look at its console, then run the rollback again."
+        case .proxmoxNotBack(let node, let waited): "\(node) did not answer as Proxmox within \(waited.components.seconds) s after leaving the installer. Look at its console (noVNC from a peer); its disks were not touched."
+        case .guestGone(let id): "guest \(id) is not in the cluster any more: nothing was done to it."
+        case .guestElsewhere(let id, let expected, let found): "guest \(id) is on \(found), not on \(expected) where the drain put it: someone moved it; left as it is."
+        case .guestLocked(let id, let lock): "guest \(id) is locked (\(lock)): left as it is; run again once the lock is gone."
+        case .migrationFailed(let id, let status): "migrating guest \(id) back failed: \(status)."
+        }
+    }
+}
