@@ -22,7 +22,7 @@ struct PVE2Nix: AsyncParsableCommand {
           pve2nix report villa-pve-01 --site Examples/villa -o villa-pve-01.html
         """,
         version: "0.1.0",
-        subcommands: [Plan.self, Inspect.self, Generate.self, Rehearse.self, Lab.self, Capture.self, Drain.self, Check.self, DiskCheck.self, Install.self, Validate.self, ClusterRemove.self, Rollback.self, Status.self, Report.self]
+        subcommands: [Plan.self, Inspect.self, Generate.self, Rehearse.self, Lab.self, Capture.self, Drain.self, Check.self, DiskCheck.self, Install.self, Validate.self, ClusterRemove.self, Rollback.self, Convert.self, Status.self, Report.self]
     )
 }
 

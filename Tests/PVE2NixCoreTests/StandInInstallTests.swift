@@ -22,6 +22,7 @@ struct StandInInstallTests {
         var plan: URL
         var generated: URL
         var bin: String
+        var api: [String] = []
 
         func pve2nix(_ arguments: [String], environment: [String: String?] = [:]) async throws -> ProcessOutput.Result {
             let binary = try #require(CommandLineTests.binary, "pve2nix not built next to the tests")
@@ -98,7 +99,7 @@ struct StandInInstallTests {
                                                                     passed: true, detail: "the stand-in install test")
         let check = try await op.check(server, port: vm.sshPort, plan: plan, generated: generated, json: false)
         #expect(check.status == 0, "\(check.out)\(check.err)")
-        return Run(op: op, port: vm.sshPort, plan: plan, generated: generated, bin: world.bin)
+        return Run(op: op, port: vm.sshPort, plan: plan, generated: generated, bin: world.bin, api: op.api(server))
     }
 
     static func install(_ run: Run, _ world: StandInInstallWorld, hash: String, setup: StandInNodeTests.Setup) async throws {
@@ -147,5 +148,17 @@ struct StandInInstallTests {
         }
         // The stand-in is Debian: it runs none of the generated containers, and validate says so.
         #expect(checks.keys.contains { $0.hasPrefix("container ") } && validate.status == 1, "\(validate.out)")
+
+        // convert on the same run: everything up to the install is done, so it goes straight to
+        // validate, and stops there (before cluster-remove) because validate fails.
+        let convert = try await run.pve2nix(["convert", node, "--plan", run.plan.path, "--generated", run.generated.path, "--without-ssh-key",
+                                             "--ssh", "root@127.0.0.1:\(run.port)"] + run.api + run.op.ssh()
+                                            + ["--journal", run.op.journal.path, "--nixos-anywhere", run.bin + "/nixos-anywhere", "--nix", run.bin + "/nix", "--yes", hash])
+        #expect(convert.status == 1, "\(convert.out)\(convert.err)")
+        for skipped in ["= generate: done", "= rehearse: done", "= drain: done", "= check: done", "= install: done"] {
+            #expect(convert.out.contains(skipped), "\(skipped) missing:\n\(convert.out)")
+        }
+        #expect(convert.out.contains("→ validate") && !convert.out.contains("→ cluster-remove") && convert.out.contains("convert stopped at stage validate"), "\(convert.out)")
+        #expect(run.lines("disko-runs").count == 1 && run.lines("nixos-anywhere-calls").count == phases.count, "convert ran nixos-anywhere again")
     }
 }
