@@ -72,7 +72,12 @@ extension PVE2Nix {
 
         func validate() throws {
             try NodeArgument.validate(node)
-            if let ssh { do { _ = try SSHTarget(parsing: ssh) } catch { throw ValidationError("--ssh \(ssh): \(error.localizedDescription)") } }
+            if let ssh {
+                let t: SSHTarget
+                do { t = try SSHTarget(parsing: ssh) } catch { throw ValidationError("--ssh \(ssh): \(error.localizedDescription)") }
+                // The installer has only root, and the install writes root's files.
+                if let user = t.user, user != "root" { throw ValidationError("--ssh \(ssh): the install logs in as root (the installer has no other user)") }
+            }
             guard (10...86_400).contains(wait) else { throw ValidationError("--wait \(wait): give 10 to 86400 seconds") }
             if let t = phaseTimeout, !(5...86_400).contains(t) { throw ValidationError("--phase-timeout \(t): give 5 to 86400 seconds") }
             if let yes, !(yes.count == 8 && yes.allSatisfy(\.isHexDigit)) { throw ValidationError("--yes \(yes): give the plan's 8-hex-digit hash, as 'pve2nix plan' prints it") }
@@ -115,7 +120,7 @@ extension PVE2Nix {
             let key: InstallRun.InstallKey
             do { key = try await InstallKeyFile.ensure(path: keyPath, comment: "pve2nix-install@\(site)", runner: runner) }
             catch { throw Failure.exit("could not make pve2nix's install key at \(keyPath): \(error.localizedDescription)") }
-            let shim = try StrictSSHShim.make(pins: pins, realSSH: realSSH)
+            let shim = try StrictSSHShim.make(pins: pins, realSSH: realSSH, configFile: sshOptions.config)
             defer { shim.remove() }
             let logs = PhaseLogs(directory: state.logs(for: node), run: acting.run.id)
             let out = options.json ? FileHandle.standardError : FileHandle.standardOutput
@@ -135,6 +140,17 @@ extension PVE2Nix {
                     say("plan hash:")
                     return readLine()?.trimmingCharacters(in: .whitespaces) == hash
                 })
+            let treePath = install.tree
+            install.treeFile = { FileManager.default.contents(atPath: treePath + "/" + $0) }
+            install.verifyInstallKey = {
+                var keyOnly = OpenSSHShell.Options()
+                keyOnly.identityFile = key.privateKeyPath
+                keyOnly.configFile = sshOptions.config
+                keyOnly.extraOptions = ["IdentityAgent=none", "PreferredAuthentications=publickey"]
+                guard let shell = try? OpenSSHShell(target: target, pins: pins, runner: runner, options: keyOnly) else { return false }
+                defer { Task { try? await shell.close() } }
+                return (try? await shell.run("true", timeout: .seconds(30)).status) == 0
+            }
             install.nixosAnywhere = nixosAnywhere
             install.nix = nix
             install.nixosAnywhereEnvironment = shim.environment()

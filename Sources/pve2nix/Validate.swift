@@ -66,6 +66,7 @@ extension PVE2Nix {
             var validation = NodeValidation(plan: plan, target: target, connect: { t in try sshOptions.shell(t, pins: pins, runner: runner) })
             validation.expectedToplevel = entries.last { $0.stage == .build && $0.phase == .done && $0.facts.target == NixBuildCall.Output.toplevel.rawValue }?.facts.storePath
             validation.installerBootID = entries.last { $0.stage == .reboot && $0.phase == .requested }?.facts.bootID
+                ?? entries.last { $0.stage == .kexec && $0.phase == .done }?.facts.bootID
             let generated = HostGenerator(site: reviewed.site, plan: plan, options: GenerateOptions()).generate()
             validation.containers = NodeValidation.Container.of(site: reviewed.site, plan: plan, names: generated.containerNames)
             let home = Set(validation.containers.map(\.vmid))

@@ -31,6 +31,15 @@ import Testing
         var run = InstallRun(plan: plan, tree: "/work/tree", target: target, key: key, connect: { _ in try node.connect() },
                              processes: node, log: log, confirm: { _ in confirm })
         run.clock = ImmediateClock()
+        let disk = plan.disk!.byId.path
+        run.treeFile = { name in
+            switch name {
+            case "disko.nix": Data("{ disko.devices.disk.main.device = \"\(disk)\"; }".utf8)
+            case "facter.json": node.state.withLock { $0.facterWritten } ? Data("{\"version\": 1}".utf8) : nil
+            default: nil
+            }
+        }
+        run.verifyInstallKey = { node.state.withLock { !$0.installKeyRefused } }
         return run
     }
 
@@ -74,7 +83,7 @@ import Testing
             args = args.dropFirst(n + 1)
         }
         #expect(!call.arguments.contains("--force-kexec") && !call.arguments.contains("--ssh-option") && !call.arguments.contains("--debug"))
-        #expect(call.arguments.contains("root@[fd00::1]"))
+        #expect(call.arguments.contains("root@fd00::1"))
     }
 
     @Test func aCrashAfterAnyJournalWriteResumesAndWipesOnce() async throws {
@@ -151,6 +160,30 @@ import Testing
         node.state.withLock { $0.authorizedKeys2IsLink = true }
         await #expect(throws: InstallError.authorizedKeys2IsLink("/root/.ssh/authorized_keys2")) { try await Self.install(node, InMemoryRunLog(Self.passedChecks)).run() }
         #expect(node.state.withLock { $0.calls.isEmpty })
+    }
+
+    @Test func aTreeThatWipesAnotherDiskIsRefusedBeforeTheWipe() async throws {
+        let node = try Self.node()
+        var run = Self.install(node, InMemoryRunLog(Self.passedChecks))
+        run.treeFile = { $0 == "facter.json" ? Data("{}  ".utf8) : Data("{ device = \"/dev/disk/by-id/ata-Samsung_SSD_870_EVO_2TB_S6PNNJ0W123456B\"; }".utf8) }
+        await #expect(throws: InstallError.self) { try await run.run() }
+        #expect(node.state.withLock { $0.phaseRuns["disko"] } == nil)
+    }
+
+    @Test func anInstallKeyThatDoesNotLogInStopsBeforeNixosAnywhere() async throws {
+        let node = try Self.node()
+        node.state.withLock { $0.installKeyRefused = true }
+        await #expect(throws: InstallError.installKeyDoesNotLogIn(Self.target.description)) { try await Self.install(node, InMemoryRunLog(Self.passedChecks)).run() }
+        #expect(node.state.withLock { $0.calls.isEmpty })
+    }
+
+    @Test func aMissingHardwareReportIsWrittenInTheInstallerFirst() async throws {
+        let node = try Self.node()
+        let log = InMemoryRunLog(Self.passedChecks + [RunEntry(stage: .kexec, subject: .node, phase: .done, detail: "the installer answers")])
+        node.state.withLock { $0.system = .installer }
+        try await Self.install(node, log).run()
+        let s = node.state.withLock { $0 }
+        #expect(s.calls.first?.contains("--generate-hardware-config") == true && s.phaseRuns["disko"] == 1)
     }
 
     @Test func aChangedHostKeyStopsAtOnce() async throws {

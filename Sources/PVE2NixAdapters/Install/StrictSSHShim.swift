@@ -9,15 +9,19 @@ public struct StrictSSHShim: Sendable {
     public let directory: String
 
     /// Writes the shim into a new private directory; `realSSH` is the ssh it calls.
-    public static func make(pins: PinnedHostKeys, realSSH: String) throws -> StrictSSHShim {
+    public static func make(pins: PinnedHostKeys, realSSH: String, configFile: String? = nil) throws -> StrictSSHShim {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pve2nix-ssh-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
-        let options = ["StrictHostKeyChecking=yes", "UserKnownHostsFile=\(pins.path)", "GlobalKnownHostsFile=/dev/null", "HostKeyAlgorithms=ssh-ed25519",
-                       "KnownHostsCommand=none", "VerifyHostKeyDNS=no", "CheckHostIP=no", "UpdateHostKeys=no"]
+        // Also: only the key nixos-anywhere gives with -i (never the agent's, so ssh-copy-id cannot
+        // log in another way and append to the cluster-wide authorized_keys), and no shared
+        // connection from ~/.ssh/config (a mux client skips the host-key check).
+        let options = ["StrictHostKeyChecking=yes", "UserKnownHostsFile=\(OpenSSHShell.optionPath(pins.path))", "GlobalKnownHostsFile=/dev/null",
+                       "HostKeyAlgorithms=ssh-ed25519", "KnownHostsCommand=none", "VerifyHostKeyDNS=no", "CheckHostIP=no", "UpdateHostKeys=no",
+                       "IdentitiesOnly=yes", "IdentityAgent=none", "ControlPath=none"]
         let script = """
         #!/bin/sh
         # pve2nix: nixos-anywhere's ssh, with the site's pinned host keys checked first.
-        exec \(ShellQuoting.quote(realSSH)) \(options.map { "-o " + ShellQuoting.quote($0) }.joined(separator: " ")) "$@"
+        exec \(ShellQuoting.quote(realSSH)) \(configFile.map { "-F " + ShellQuoting.quote($0) + " " } ?? "")\(options.map { "-o " + ShellQuoting.quote($0) }.joined(separator: " ")) "$@"
 
         """
         let file = dir.appendingPathComponent("ssh")

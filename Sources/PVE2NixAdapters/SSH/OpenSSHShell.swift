@@ -133,7 +133,7 @@ public struct OpenSSHShell: RemoteShell {
 
     /// A path as an ssh option value: `%` doubled (ssh expands `%` tokens), and quoted when it
     /// holds spaces (ssh splits such values).
-    static func optionPath(_ path: String) -> String {
+    public static func optionPath(_ path: String) -> String {
         let escaped = path.split(separator: "%", omittingEmptySubsequences: false).joined(separator: "%%")
         guard escaped.contains(where: { $0 == " " || $0 == "\t" || $0 == "\"" || $0 == "\\" }) else { return escaped }
         return "\"" + escaped.flatMap { $0 == "\"" || $0 == "\\" ? ["\\", $0] : [$0] } + "\""

@@ -62,8 +62,8 @@ struct HostModule {
         let importList = "[ " + imports.map { NixRenderer.render($0) }.joined(separator: " ") + " ]"
         var b: [NixBinding] = [
             NixBinding(["imports"], .ref(importList + " ++ lib.optional (builtins.pathExists ./hardware-configuration.nix) ./hardware-configuration.nix"
-                                         + " ++ lib.optional (builtins.pathExists ./facter.json) { hardware.facter.reportPath = ./facter.json; }"),
-                       comment: "facter.json (or hardware-configuration.nix) comes from nixos-anywhere --generate-hardware-config in the installer"),
+                                         + " ++ lib.optional (builtins.pathExists ./facter.json) { hardware.facter.reportPath = ./facter.json; hardware.facter.detected.dhcp.enable = false; }"),
+                       comment: "facter.json (or hardware-configuration.nix) comes from nixos-anywhere --generate-hardware-config in the installer;\nfacter's DHCP on every NIC stays off: network.nix says what each NIC does"),
         ]
         b.append(NixBinding("networking.hostName", .string(plan.node.rawValue)))
         if let id = capture.hostID {

@@ -58,9 +58,9 @@ public struct NixosAnywhereCall: Sendable, Hashable {
         if phase == .kexec, let postKexecPort, target.port != 22 || postKexecPort != 22 {
             a += ["--post-kexec-ssh-port", String(postKexecPort)]
         }
-        // Without kexec in the phases nixos-anywhere connects as root@host whatever the user.
-        let host = target.host.contains(":") ? "[\(target.host)]" : target.host
-        a += ["--target-host", "\(target.user ?? "root")@\(host)"]
+        // Without kexec in the phases nixos-anywhere connects as root@host whatever the user. An
+        // IPv6 address goes bare: ssh takes all after the last '@' as the host, brackets included.
+        a += ["--target-host", "\(target.user ?? "root")@\(target.host)"]
         return a
     }
 

@@ -16,6 +16,10 @@ public enum InstallError: LocalizedError, Sendable, Equatable {
     case installTargetNotMounted
     case installNotVerified(expected: String, found: String)
     case bootNotReached(host: String, waited: Duration, detail: String)
+    case installKeyDoesNotLogIn(String)
+    case treeNotThePlans(String)
+    case hardwareReportMissing(String)
+    case bootedOther(expected: String, found: String)
 
     public var errorDescription: String? {
         switch self {
@@ -43,6 +47,14 @@ public enum InstallError: LocalizedError, Sendable, Equatable {
             "the disk was laid out by disko but /mnt is not mounted in the installer (it restarted since). Mount it with the disko mount script, or run disko again after re-planning; nothing was changed."
         case .installNotVerified(let expected, let found):
             "nixos-anywhere's install phase ended, but /mnt's system profile is '\(found)', not the built \(expected). Nothing was rebooted; look at the installer's /mnt and run again."
+        case .installKeyDoesNotLogIn(let host):
+            "pve2nix's install key does not log in to \(host) on its own (is authorized_keys2 read by its sshd? see AuthorizedKeysFile in sshd_config). Nothing was run: nixos-anywhere's ssh-copy-id would otherwise append a key to root's authorized_keys, which on Proxmox is every node's."
+        case .treeNotThePlans(let detail):
+            "the generated tree does not wipe what the plan names (\(detail)). Nothing was wiped; generate the tree again from this plan ('pve2nix generate'), check, then install."
+        case .hardwareReportMissing(let path):
+            "nixos-facter wrote no report at \(path). Nothing was wiped; the node runs the installer. Run again, or write it there by hand (nixos-facter in the installer)."
+        case .bootedOther(let expected, let found):
+            "the node answers as an installed system, but /run/booted-system is \(found), not the built \(expected). Look at it ('pve2nix validate'); nothing more was done."
         case .bootNotReached(let host, let waited, let detail):
             "the installed system did not answer at \(host) within \(waited.seconds) s (\(detail)). Look at the node's console; 'pve2nix validate' checks it once it answers."
         }

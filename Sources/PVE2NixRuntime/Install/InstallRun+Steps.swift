@@ -27,12 +27,15 @@ extension InstallRun {
     func authorizeInstallKey(_ shell: any RemoteShell) async throws {
         let path = "/root/.ssh/authorized_keys2"
         if try await shell.run("test -L \(path)", timeout: limits.command).status == 0 { throw InstallError.authorizedKeys2IsLink(path) }
-        let existing = try await shell.run("cat \(path) 2>/dev/null || true", timeout: limits.command).standardOutputText
+        if try await shell.run("test -L /root/.ssh", timeout: limits.command).status == 0 { throw InstallError.authorizedKeys2IsLink("/root/.ssh") }
+        let read = try await shell.run("test ! -e \(path) || cat \(path)", timeout: limits.command)
+        guard read.status == 0 else { throw RemoteShellError.commandFailed(host: shell.target.description, command: "cat \(path)", status: read.status, detail: read.standardErrorText) }
+        let existing = read.standardOutputText
         let line = key.publicKey.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !existing.split(separator: "\n").contains(where: { $0.trimmingCharacters(in: .whitespaces) == line }) else { return }
-        let text = existing.isEmpty || existing.hasSuffix("\n") ? existing + line + "\n" : existing + "\n" + line + "\n"
-        _ = try await shell.run("mkdir -p -m 700 /root/.ssh", timeout: limits.command)
-        try await shell.write(Data(text.utf8), to: path, mode: 0o600)
+        let updated = existing.isEmpty || existing.hasSuffix("\n") ? existing + line + "\n" : existing + "\n" + line + "\n"
+        _ = try await text(shell, "mkdir -p -m 700 /root/.ssh")
+        try await shell.write(Data(updated.utf8), to: path, mode: 0o600)
         events(.step("authorised pve2nix's install key in \(path) on \(plan.node) (node-local; not the cluster's authorized_keys)"))
     }
 
@@ -110,12 +113,21 @@ extension InstallRun {
         for _ in 0..<polls {
             do {
                 let shell = try await connect(target)
-                let answer = Answer(installer: try await isInstaller(shell), bootID: try await text(shell, "cat /proc/sys/kernel/random/boot_id"))
-                try? await shell.close()
-                if accept(answer) { return answer }
-                lastProblem = answer.installer ? "the installer answers (boot \(answer.bootID))" : "the old system still answers (boot \(answer.bootID))"
+                do {
+                    let answer = Answer(installer: try await isInstaller(shell), bootID: try await text(shell, "cat /proc/sys/kernel/random/boot_id"))
+                    try? await shell.close()
+                    if accept(answer) { return answer }
+                    lastProblem = answer.installer ? "the installer answers (boot \(answer.bootID))" : "the old system still answers (boot \(answer.bootID))"
+                } catch {
+                    try? await shell.close()
+                    throw error
+                }
             } catch let error as RemoteShellError {
                 if case .hostKeyChanged = error { throw error }
+                lastProblem = error.localizedDescription
+            } catch let error as ProcessRunnerError {
+                // A command that hung while the node went down or came up: try again.
+                guard case .timedOut = error else { throw error }
                 lastProblem = error.localizedDescription
             }
             try await clock.sleep(for: limits.poll)

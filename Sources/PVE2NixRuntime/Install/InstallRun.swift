@@ -57,6 +57,11 @@ public struct InstallRun: Sendable {
     /// Added to nixos-anywhere's environment (pve2nix's strict `ssh` first on PATH).
     public var nixosAnywhereEnvironment: [String: String] = [:]
     public var events: @Sendable (Event) -> Void = { _ in }
+    /// A file of the generated tree by its relative path (`disko.nix`, `facter.json`), nil when missing.
+    public var treeFile: @Sendable (String) -> Data? = { _ in nil }
+    /// Whether pve2nix's install key alone logs in to the node (no agent, no other key): else
+    /// nixos-anywhere's ssh-copy-id would append a key to the cluster-wide authorized_keys.
+    public var verifyInstallKey: @Sendable () async -> Bool = { false }
 
     public init(plan: ConversionPlan, tree: String, target: SSHTarget, key: InstallKey, connect: @escaping @Sendable (SSHTarget) async throws -> any RemoteShell,
                 processes: any ProcessRunner, log: any RunLog, confirm: @escaping @Sendable (String) async -> Bool) {
@@ -78,6 +83,7 @@ public struct InstallRun: Sendable {
         try await requirePassedChecks()
         if try await done(.reboot) { events(.step("the installed system already booted (journal): nothing to do; run 'pve2nix validate'")); return }
         if path == .kexec, try await !done(.kexec) { try await kexec() }
+        if path == .kexec, try await !done(.disko) { try await ensureHardwareReport() }
         let paths = try await build()
         if try await !done(.disko) {
             _ = try await awaitInstaller()
@@ -126,6 +132,7 @@ public struct InstallRun: Sendable {
             throw InstallError.notThisNode(host: target.description, hostname: hostname, node: plan.node.rawValue)
         }
         try await authorizeInstallKey(shell)
+        guard await verifyInstallKey() else { throw InstallError.installKeyDoesNotLogIn(target.description) }
         let bootID = try await text(shell, "cat /proc/sys/kernel/random/boot_id")
         let image = try await buildOutput(.kexecInstaller) + "/" + NixBuildCall.kexecTarballName
         try await record(.kexec, .requested, "kexec into the installer built at \(image)", facts: RunFacts(bootID: bootID, storePath: image))
@@ -137,15 +144,19 @@ public struct InstallRun: Sendable {
     }
 
     func disko(_ paths: StorePaths) async throws {
+        try requireTreeWipesThePlannedDisks()
         let shell = try await connect(target)
         defer { Task { try? await shell.close() } }
-        if let last = try await log.latest(.disko), last.phase == .requested || last.phase == .failed, try await laidOutByDisko(shell) {
-            try await record(.disko, .done, "the disk is already laid out by disko (the earlier run wiped it)")
-            return
-        }
-        let gate = try await gateVerdict(shell)
-        if let refusal = gate {
-            if try await log.latest(.disko)?.phase == .requested { throw InstallError.diskNeitherPlannedNorLaidOut(refusal) }
+        // Once a wipe was asked for, the disk may be laid out, half laid out, or untouched.
+        let started = try await log.entries().contains { $0.stage == .disko && $0.phase == .requested }
+        if started {
+            if try await laidOutByDisko(shell) {
+                guard try await shell.run("mountpoint -q /mnt", timeout: limits.command).status == 0 else { throw InstallError.installTargetNotMounted }
+                try await record(.disko, .done, "the disk is already laid out by disko and mounted (the earlier run wiped it)")
+                return
+            }
+            if let refusal = try await gateVerdict(shell) { throw InstallError.diskNeitherPlannedNorLaidOut(refusal) }
+        } else if let refusal = try await gateVerdict(shell) {
             try await record(.disko, .failed, "gate refused: \(refusal)")
             throw InstallError.gateRefused(refusal)
         }
@@ -153,24 +164,48 @@ public struct InstallRun: Sendable {
         guard await confirm("This wipes \(disks) on \(plan.node) and everything on it. Type the node name, then the plan hash, to go on.") else {
             throw InstallError.notConfirmed
         }
+        // The confirmation may have taken a while: the gate again, right before the wipe.
+        if let refusal = try await gateVerdict(shell) {
+            try await record(.disko, .failed, "gate refused after the confirmation: \(refusal)")
+            throw InstallError.gateRefused(refusal)
+        }
         try await record(.disko, .requested, "wiping \(disks)", facts: RunFacts(storePath: paths.disko))
         let call = NixosAnywhereCall(phase: .disko, target: target, identityFile: key.privateKeyPath, source: .storePaths(disko: paths.disko, toplevel: paths.toplevel))
         try await runPhase(call, limit: limits.diskoPhase, state: "The disk may be partly wiped; the node runs the installer.")
         let after = try await connect(target)
         defer { Task { try? await after.close() } }
-        guard try await laidOutByDisko(after) else {
-            throw InstallError.phaseFailed(phase: "disko", detail: "it ended but the disk does not show disko's partitions", state: "The node runs the installer.")
+        guard try await laidOutByDisko(after), try await after.run("mountpoint -q /mnt", timeout: limits.command).status == 0 else {
+            throw InstallError.phaseFailed(phase: "disko", detail: "it ended but the disk does not show disko's partitions mounted on /mnt", state: "The node runs the installer.")
         }
         try await record(.disko, .done, "\(disks) laid out by disko")
+    }
+
+    /// The disko script is built from the generated tree: it must name exactly the plan's disks.
+    func requireTreeWipesThePlannedDisks() throws {
+        guard let data = treeFile("disko.nix") else { throw InstallError.treeNotThePlans("the generated tree has no disko.nix") }
+        let named = Set(NodeCheck.byIDPaths(in: String(decoding: data, as: UTF8.self)))
+        let planned = Set(plan.disk?.installTargets.map(\.byId.path) ?? [])
+        guard named == planned, !planned.isEmpty else {
+            throw InstallError.treeNotThePlans("disko.nix names \(named.sorted().joined(separator: ", ")), the plan \(planned.sorted().joined(separator: ", "))")
+        }
+    }
+
+    /// Path A builds with nixos-facter's report: when a crash skipped it, nixos-anywhere's kexec
+    /// phase runs again (it skips the kexec itself in the installer) to write it.
+    func ensureHardwareReport() async throws {
+        if let data = treeFile("facter.json"), data.count > 2 { return }
+        let call = NixosAnywhereCall(phase: .kexec, target: target, identityFile: key.privateKeyPath, source: .flake(directory: tree, attribute: plan.node.rawValue),
+                                     hardwareReport: tree + "/facter.json", postKexecPort: target.port)
+        events(.step("facter.json is missing from the generated tree: nixos-facter runs in the installer"))
+        try await runPhase(call, limit: limits.kexecPhase, state: "The node runs the installer; nothing was wiped.")
+        guard let data = treeFile("facter.json"), data.count > 2 else { throw InstallError.hardwareReportMissing(tree + "/facter.json") }
     }
 
     func install(_ paths: StorePaths) async throws {
         let shell = try await connect(target)
         defer { Task { try? await shell.close() } }
-        if try await installedProfile(shell) == paths.toplevel {
-            try await record(.install, .done, "/mnt already holds the built system")
-            return
-        }
+        // Run again whenever it is not journaled done: nixos-install sets the profile before it
+        // installs the boot loader, so the profile alone does not prove a bootable disk.
         guard try await shell.run("mountpoint -q /mnt", timeout: limits.command).status == 0 else { throw InstallError.installTargetNotMounted }
         try await record(.install, .requested, "installing \(paths.toplevel)", facts: RunFacts(storePath: paths.toplevel))
         let call = NixosAnywhereCall(phase: .install, target: target, identityFile: key.privateKeyPath, source: .storePaths(disko: paths.disko, toplevel: paths.toplevel))
@@ -186,6 +221,10 @@ public struct InstallRun: Sendable {
             throw InstallError.bootNotReached(host: target.description, waited: limits.bootWait, detail: "nothing answered with the pinned key")
         }
         if !now.installer {
+            let shell = try await connect(target)
+            let booted = (try? await text(shell, "readlink -f /run/booted-system")) ?? ""
+            try? await shell.close()
+            guard booted == paths.toplevel else { throw InstallError.bootedOther(expected: paths.toplevel, found: booted.isEmpty ? "(none)" : booted) }
             try await record(.reboot, .done, "the installed system runs (boot \(now.bootID))", facts: RunFacts(bootID: now.bootID))
             return
         }

@@ -67,7 +67,13 @@ public struct NodeValidation: Sendable {
             return (r.status, r.standardOutputText.trimmingCharacters(in: .whitespacesAndNewlines))
         }
         var checks: [PreflightCheck] = []
-        let hostname = await out("cat /proc/sys/kernel/hostname").1
+        // The first command opens the connection: a changed key or a dead node is said as such.
+        let hostname: String
+        do {
+            hostname = try await shell.run("cat /proc/sys/kernel/hostname", timeout: commandTimeout).standardOutputText.trimmingCharacters(in: .whitespacesAndNewlines)
+        } catch {
+            return [PreflightCheck("host-key", .fail, "\(target): \(error.localizedDescription)")]
+        }
         checks.append(hostname.split(separator: ".").first.map(String.init) == plan.node.rawValue
             ? PreflightCheck("host-key", .pass, "\(target) answers with the pinned key and is \(plan.node)")
             : PreflightCheck("host-key", .fail, "\(target) answers with the pinned key but calls itself '\(hostname)', not \(plan.node)"))
@@ -87,7 +93,8 @@ public struct NodeValidation: Sendable {
         let release = await out("cat /etc/os-release").1
         checks.append(NodeCheck.isInstaller(release) ? PreflightCheck("not-installer", .fail, "/etc/os-release still says VARIANT_ID=installer")
             : PreflightCheck("not-installer", .pass, "the installer is gone"))
-        let state = await out("systemctl is-system-running").1
+        // Right after boot it says "starting": wait for the boot to finish, bounded.
+        let state = await out("timeout 25 systemctl is-system-running --wait").1
         let failed = await out("systemctl list-units --failed --plain --no-legend --no-pager").1
             .split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) }
         checks.append(state == "running" && failed.isEmpty ? PreflightCheck("system-running", .pass, "systemctl is-system-running: running; no failed units")

@@ -33,6 +33,9 @@ extension FakeInstallNode {
             s.phaseRuns[phase, default: 0] += 1
             switch phase {
             case "kexec":
+                if args.contains("--generate-hardware-config") { s.facterWritten = true }
+                // nixos-anywhere skips the kexec itself on the installer.
+                guard s.system != .installer else { break }
                 s.system = .down
                 s.downFor = max(s.downFor, 1)
                 s.bootID = UUID().uuidString.lowercased()

@@ -25,6 +25,10 @@ public final class FakeInstallNode: RemoteShell, ProcessRunner, Sendable {
         public var bootedSystem: String?
         public var authorizedKeys2 = ""
         public var authorizedKeys2IsLink = false
+        /// The install key does not log in (sshd ignores authorized_keys2).
+        public var installKeyRefused = false
+        /// nixos-facter's report was written into the tree by a kexec call.
+        public var facterWritten = false
         /// nixos-anywhere's runs per phase, and the nix builds.
         public var phaseRuns: [String: Int] = [:]
         public var builds: [String] = []
@@ -100,7 +104,8 @@ public final class FakeInstallNode: RemoteShell, ProcessRunner, Sendable {
         case "lsblk -J -b -O": return ok(s.system == .proxmox ? s.lsblk : FakeInstallDisks.installerView(s.lsblk, laidOut: s.laidOut))
         case "ls -l /dev/disk/by-id": return ok(s.diskByID)
         case "test -L /root/.ssh/authorized_keys2": return s.authorizedKeys2IsLink ? ok("") : no
-        case "cat /root/.ssh/authorized_keys2 2>/dev/null || true": return ok(s.authorizedKeys2)
+        case "test ! -e /root/.ssh/authorized_keys2 || cat /root/.ssh/authorized_keys2": return ok(s.authorizedKeys2)
+        case "test -L /root/.ssh": return no
         case "mkdir -p -m 700 /root/.ssh": return ok("")
         case "systemctl reboot || reboot":
             // The installer runs from memory: a reboot comes back as what is on the disks.

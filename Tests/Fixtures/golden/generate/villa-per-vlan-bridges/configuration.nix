@@ -3,8 +3,9 @@
 # The host: boot loader, SSH, sops-nix, imports.
 { lib, ... }:
 {
-  # facter.json (or hardware-configuration.nix) comes from nixos-anywhere --generate-hardware-config in the installer
-  imports = [ ./disko.nix ./network.nix ./containers.nix ./incus.nix ] ++ lib.optional (builtins.pathExists ./hardware-configuration.nix) ./hardware-configuration.nix ++ lib.optional (builtins.pathExists ./facter.json) { hardware.facter.reportPath = ./facter.json; };
+  # facter.json (or hardware-configuration.nix) comes from nixos-anywhere --generate-hardware-config in the installer;
+  # facter's DHCP on every NIC stays off: network.nix says what each NIC does
+  imports = [ ./disko.nix ./network.nix ./containers.nix ./incus.nix ] ++ lib.optional (builtins.pathExists ./hardware-configuration.nix) ./hardware-configuration.nix ++ lib.optional (builtins.pathExists ./facter.json) { hardware.facter.reportPath = ./facter.json; hardware.facter.detected.dhcp.enable = false; };
   networking.hostName = "villa-pve-01";
   # the Proxmox node's hostid, so ZFS pools it created import here
   networking.hostId = "8a0b1c2d";
