@@ -130,7 +130,7 @@ import Testing
     @Test func shellQuotingRoundTripsThroughSh() async throws {
         let words = ["plain", "with space", "it's", "$HOME", "a\"b", "", "semi;colon", "star*"]
         let result = try await runner.run("sh", ["-c", "for w in " + words.map(ShellQuoting.quote).joined(separator: " ") + "; do printf '%s\\n' \"$w\"; done"],
-                                          timeout: .seconds(10))
+                                          timeout: .seconds(600))
         #expect(result.standardOutputText == words.map { $0 + "\n" }.joined())
     }
 }

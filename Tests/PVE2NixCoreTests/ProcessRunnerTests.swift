@@ -20,7 +20,7 @@ import Testing
     @Test func streamsLinesInOrderWithTheirStream() async throws {
         let lines = Lines()
         let script = "for i in 1 2 3 4 5; do echo out$i; echo err$i >&2; done; printf tail"
-        let result = try await runner.run("sh", ["-c", script], timeout: .seconds(10), progress: lines.add)
+        let result = try await runner.run("sh", ["-c", script], timeout: .seconds(600), progress: lines.add)
         #expect(result.status == .exited(0))
         #expect(lines.all.filter { $0.stream == .standardOutput }.map(\.text) == ["out1", "out2", "out3", "out4", "out5", "tail"])
         #expect(lines.all.filter { $0.stream == .standardError }.map(\.text) == ["err1", "err2", "err3", "err4", "err5"])
@@ -30,13 +30,13 @@ import Testing
 
     @Test func passesInputAndEnvironment() async throws {
         let result = try await runner.run("sh", ["-c", "cat; printf %s \"$PVE2NIX_PROBE\""], environment: ["PVE2NIX_PROBE": "set"],
-                                          input: Data("from stdin\n".utf8), timeout: .seconds(10))
+                                          input: Data("from stdin\n".utf8), timeout: .seconds(600))
         #expect(result.standardOutputText == "from stdin\nset")
     }
 
     @Test func keepsTheLastFortyLinesForTheError() async throws {
         let error = await #expect(throws: ProcessRunnerError.self) {
-            try await runner.run("sh", ["-c", "seq 1 100; exit 3"], timeout: .seconds(10))
+            try await runner.run("sh", ["-c", "seq 1 100; exit 3"], timeout: .seconds(600))
         }
         guard case .nonZeroExit(let command, let status, let lines)? = error else { Issue.record("wrong error \(String(describing: error))"); return }
         #expect(command == "sh -c 'seq 1 100; exit 3'")
@@ -46,7 +46,7 @@ import Testing
     }
 
     @Test func acceptsFailureWhenAsked() async throws {
-        var request = ProcessRequest("sh", ["-c", "echo no >&2; exit 7"], timeout: .seconds(10))
+        var request = ProcessRequest("sh", ["-c", "echo no >&2; exit 7"], timeout: .seconds(600))
         request.acceptsFailure = true
         let result = try await runner.run(request) { _ in }
         #expect(result.status == .exited(7))
@@ -55,7 +55,7 @@ import Testing
 
     @Test func aMissingProgramIsNotFound() async throws {
         await #expect(throws: ProcessRunnerError.notFound(executable: "pve2nix-no-such-tool")) {
-            try await runner.run("pve2nix-no-such-tool", [], timeout: .seconds(10))
+            try await runner.run("pve2nix-no-such-tool", [], timeout: .seconds(600))
         }
     }
 

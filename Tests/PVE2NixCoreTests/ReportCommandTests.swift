@@ -8,9 +8,9 @@ import Testing
 /// `pve2nix report` run as a user would: the journal's run and rehearsal on the page, a journal
 /// never created, an existing file never replaced without --force, clear errors for bad paths.
 @Suite struct ReportCommandTests {
-    static func run(_ arguments: [String], state: URL) throws -> ProcessOutput.Result {
+    static func run(_ arguments: [String], state: URL) async throws -> ProcessOutput.Result {
         let binary = try #require(CommandLineTests.binary, "pve2nix binary not found next to the test bundle; build it with 'swift build'")
-        return try ProcessOutput.capture(binary, ["report"] + arguments, in: Fixtures.packageRoot, environment: ["XDG_STATE_HOME": state.path], timeout: 120)
+        return try await offloaded { try ProcessOutput.capture(binary, ["report"] + arguments, in: Fixtures.packageRoot, environment: ["XDG_STATE_HOME": state.path], timeout: 120) }
     }
 
     static func scratch() throws -> URL {
@@ -19,7 +19,7 @@ import Testing
         return dir
     }
 
-    @Test func theJournalsRunAndRehearsalAreDrawn() throws {
+    @Test func theJournalsRunAndRehearsalAreDrawn() async throws {
         let dir = try Self.scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
         let site = Fixtures.loadSite(Fixtures.villa)
@@ -39,7 +39,7 @@ import Testing
         try journal.append(RunEntry(stage: .drain, subject: .guest(VMID(101)), phase: .requested, detail: "migrate"), run: run.id)
         try journal.append(RunEntry(stage: .drain, subject: .guest(VMID(101)), phase: .done, detail: "done"), run: run.id)
         let out = dir.appendingPathComponent("r.html")
-        let result = try Self.run(["villa-pve-01", "--site", "Examples/villa", "--journal", path, "-o", out.path, "--json"], state: dir)
+        let result = try await Self.run(["villa-pve-01", "--site", "Examples/villa", "--journal", path, "-o", out.path, "--json"], state: dir)
         #expect(result.status == 0, "\(result.err)")
         let json = try JSONReader.parse(result.out)
         #expect(json["path"]?.stringValue == out.path)
@@ -51,40 +51,40 @@ import Testing
         #expect(html.contains("other plan"), "the run is of plan aaaaaaaa, not of this one")
     }
 
-    @Test func aMissingJournalIsNeverCreated() throws {
+    @Test func aMissingJournalIsNeverCreated() async throws {
         let dir = try Self.scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
         let journal = dir.appendingPathComponent("none.sqlite").path
         let out = dir.appendingPathComponent("r.html").path
-        let given = try Self.run(["villa-pve-01", "--site", "Examples/villa", "--journal", journal, "-o", out], state: dir)
+        let given = try await Self.run(["villa-pve-01", "--site", "Examples/villa", "--journal", journal, "-o", out], state: dir)
         #expect(given.status == 2)
         #expect(given.err.contains("no journal at \(journal)"))
         #expect(!FileManager.default.fileExists(atPath: journal))
         #expect(!FileManager.default.fileExists(atPath: out))
         // Without --journal the default journal is read only if it exists: none is created.
-        let plain = try Self.run(["villa-pve-01", "--site", "Examples/villa", "-o", out], state: dir)
+        let plain = try await Self.run(["villa-pve-01", "--site", "Examples/villa", "-o", out], state: dir)
         #expect(plain.status == 0, "\(plain.err)")
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("pve2nix").path))
     }
 
-    @Test func outputPathsAreChecked() throws {
+    @Test func outputPathsAreChecked() async throws {
         let dir = try Self.scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.appendingPathComponent("r.html").path
         try "mine".write(toFile: out, atomically: true, encoding: .utf8)
-        let refused = try Self.run(["villa-pve-01", "--site", "Examples/villa", "-o", out], state: dir)
+        let refused = try await Self.run(["villa-pve-01", "--site", "Examples/villa", "-o", out], state: dir)
         #expect(refused.status == 1)
         #expect(refused.err.contains("--force"))
         #expect(try String(contentsOfFile: out, encoding: .utf8) == "mine")
-        let forced = try Self.run(["villa-pve-01", "--site", "Examples/villa", "-o", out, "--force"], state: dir)
+        let forced = try await Self.run(["villa-pve-01", "--site", "Examples/villa", "-o", out, "--force"], state: dir)
         #expect(forced.status == 0)
         #expect(try String(contentsOfFile: out, encoding: .utf8).hasPrefix("<!DOCTYPE html>"))
-        let missing = try Self.run(["villa-pve-01", "--site", "Examples/villa", "-o", dir.appendingPathComponent("no/such/r.html").path], state: dir)
+        let missing = try await Self.run(["villa-pve-01", "--site", "Examples/villa", "-o", dir.appendingPathComponent("no/such/r.html").path], state: dir)
         #expect(missing.status == 1)
         #expect(missing.err.contains("does not exist"))
-        let usage = try Self.run(["villa-pve-01", "--site", "Examples/villa"], state: dir)
+        let usage = try await Self.run(["villa-pve-01", "--site", "Examples/villa"], state: dir)
         #expect(usage.status == 64)
-        let help = try Self.run(["--help"], state: dir)
+        let help = try await Self.run(["--help"], state: dir)
         #expect(help.out.contains("Examples:") && help.out.contains("--journal"))
     }
 }

@@ -82,6 +82,11 @@ struct InstallPathPlanner {
         if onBridgeOrVLAN {
             reasons.append("the management address sits on \(network.managementInterface!) (a bridge/VLAN/bond): the stock kexec installer restores only flat addresses per MAC, so pve2nix must give the installer this network")
         }
+        if path == .clan {
+            // From clan-core's code (install-facts §4): what the wrapper must make up for.
+            reasons.append("clan machines install --host-key-check has no effect (its value is discarded) and clan passes nixos-anywhere no host-key check: pve2nix checks the node's pinned key itself before each step")
+            reasons.append("clan's sshd service generates a new host key for the installed system: pin that key after the install, from the pinned installer, before trusting the node again")
+        }
         if path == .kexec, enoughForKexec == false {
             diagnostics.append(.error("site.toml", intent.nodes[capture.name]?.line,
                 "install path A (kexec) needs at least \(ByteFormat.string(Self.kexecMinimumBytes)) of RAM; \(capture.name) has \(ByteFormat.string(memory ?? 0)). Use install_path = \"B\"."))
