@@ -214,4 +214,24 @@ import Testing
         #expect(what.contains(Self.plan.disk!.byId.path) && what.contains("Leave alone"))
         #expect(!FileManager.default.fileExists(atPath: tree.path), "a dry run writes nothing")
     }
+
+    /// The installer answered, then the node went back to Proxmox before the wipe (stick out,
+    /// rebooted): its old key means only that; the wait ends and nothing is wiped.
+    @Test func proxmoxBackBeforeTheWipeIsWaitedOutNotCalledAnImpostor() async throws {
+        let w = try Self.world(stickAfter: 0)
+        let log = InMemoryRunLog(InstallRunTests.passedChecks)
+        var run = Self.install(w, log, confirm: false)
+        await #expect(throws: InstallError.notConfirmed) { try await run.run() }
+        w.node.state.withLock { $0.system = .proxmox }
+        run = Self.install(w, InMemoryRunLog(await log.entries()))
+        run.limits.installerWait = .seconds(20)
+        do {
+            try await run.run()
+            Issue.record("Proxmox was taken for the installer")
+        } catch let error as InstallError {
+            guard case .installerNotReached = error else { Issue.record("\(error)"); return }
+        }
+        #expect(Self.steps(w).contains { $0.contains("the old system still answers with its own key") })
+        #expect(w.node.state.withLock { $0.phaseRuns["disko"] } == nil)
+    }
 }

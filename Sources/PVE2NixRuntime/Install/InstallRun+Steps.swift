@@ -144,7 +144,10 @@ extension InstallRun {
 
     /// The installer's boot id, once it answers.
     func awaitInstaller() async throws -> String {
-        guard let a = try await poll(limits.installerWait, what: "the installer", accept: { (a: Answer) in a.installer }) else {
+        // Path B: the node may have gone back to Proxmox (stick out, rebooted); its old key then only means that.
+        let proxmoxKey = plan.install.path == .bootImage
+            ? try await log.entries().last { $0.stage == .bootImage && $0.phase == .requested }?.facts.hostKeyFingerprint.flatMap(HostKeyFingerprint.init) : nil
+        guard let a = try await poll(limits.installerWait, what: "the installer", oldKey: proxmoxKey, accept: { (a: Answer) in a.installer }) else {
             throw InstallError.installerNotReached(host: target.description, waited: limits.installerWait, detail: "it never answered as the installer")
         }
         return a.bootID
