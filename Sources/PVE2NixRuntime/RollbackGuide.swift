@@ -34,6 +34,9 @@ public struct RollbackGuide: Sendable, Hashable {
         case .kexec:
             return Step(stage: stage, changes: "the node reboots into the installer in memory (path A) or from the boot image (path B)",
                         undo: "reboot: the disks are untouched, Proxmox boots again; then move the guests back", afterWipe: after)
+        case .bootImage:
+            return Step(stage: stage, changes: "path B: the installer image is built locally; at the rack the node boots it from a USB stick; its address is pinned to the installer's key",
+                        undo: "take the stick out and reboot: the disks are untouched, Proxmox boots again (re-pin its key with 'pve2nix capture --host-key-fingerprint'); then move the guests back", afterWipe: after)
         case .build:
             return Step(stage: stage, changes: "nix builds the disko script and the system locally", undo: "nothing on the node", afterWipe: after)
         case .disko:

@@ -2,7 +2,10 @@ import PVE2NixCore
 
 /// The stages of a node's conversion, in runbook order.
 public enum RunStage: String, Sendable, Hashable, Codable, CaseIterable {
-    case capture, drain, generate, rehearse, check, kexec, build, disko, install, reboot, validate
+    case capture, drain, generate, rehearse, check, kexec
+    /// Install path B: the installer image is built, booted at the rack, and answers.
+    case bootImage = "boot-image"
+    case build, disko, install, reboot, validate
     case clusterRemove = "cluster-remove"
     case cutover
     case rollback
@@ -41,11 +44,14 @@ public struct RunFacts: Sendable, Hashable, Codable {
     public var bootID: String?
     public var hostKeyFingerprint: String?
     public var storePath: String?
+    /// A whole public key (`ssh-ed25519 AAAA…`), where the journal must be able to pin it again.
+    public var hostKey: String?
     /// For cluster removal: which step (`ClusterRemovalStep.key`: delnode, replication:ID, …).
     public var removalStep: String?
 
     public init(drainStep: String? = nil, target: String? = nil, upid: String? = nil, archive: String? = nil, copyVMID: Int? = nil,
-                bootID: String? = nil, hostKeyFingerprint: String? = nil, storePath: String? = nil, removalStep: String? = nil) {
+                bootID: String? = nil, hostKeyFingerprint: String? = nil, storePath: String? = nil, removalStep: String? = nil, hostKey: String? = nil) {
+        self.hostKey = hostKey
         self.drainStep = drainStep
         self.target = target
         self.upid = upid

@@ -7,19 +7,28 @@ import PVE2NixRuntime
 extension PVE2Nix {
     struct Install: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Install NixOS on the node with nixos-anywhere in place (path A), one phase at a time, journaled and resumable.",
+            abstract: "Install NixOS on the node with nixos-anywhere: in place (path A) or from a boot image (path B), one phase at a time, journaled and resumable.",
             discussion: """
             Needs a passing 'pve2nix check' of this plan in the journal (the drain done, the disk gate, the
             rehearsed network). Then, each step journaled and skipped when done:
-              kexec    pve2nix's install key goes into the node's own /root/.ssh/authorized_keys2 (never the
-                       cluster-wide authorized_keys); nix builds the kexec installer with the node's network
+              kexec    (path A) pve2nix's install key goes into the node's own /root/.ssh/authorized_keys2 (never
+                       the cluster-wide authorized_keys); nix builds the kexec installer with the node's network
                        (kexec-installer.nix); nixos-anywhere --phases kexec; pve2nix waits, bounded, for the
                        installer to answer with the node's pinned host key
+              boot-image (path B) pve2nix generates the installer's host key (state directory,
+                       sites/<cluster>/installer-<node>_ed25519) and pins it for the node's address; nix build
+                       --impure builds installer.nix's ISO with it and pve2nix's install key; pve2nix prints what
+                       to do at the rack (the ISO, the dd command for a USB stick, the disk that will be wiped
+                       and every disk to leave alone) and waits, bounded (--wait, default 3600 s), saying every
+                       minute how the wait stands, for the installer to answer with that key
               build    nix builds the disko script and the system; their store paths are journaled
               disko    the disk gate runs again in the installer; you type the node name and the plan hash
                        (or pass --yes PLANHASH); nixos-anywhere --phases disko wipes the planned disks
-              install  nixos-anywhere --phases install --copy-host-keys; /mnt must hold the built system
-              reboot   nixos-anywhere --phases reboot; pve2nix waits for the installed system
+              install  nixos-anywhere --phases install (path A with --copy-host-keys: the node keeps its key;
+                       path B without: the installer's key is a throw-away); /mnt must hold the built system
+              reboot   (path B: the installed system's host key is read, or made, under /mnt over the pinned
+                       installer connection and pinned once the installer goes down) nixos-anywhere --phases
+                       reboot; pve2nix waits for the installed system
             nixos-anywhere runs with an ssh first on its PATH that checks the pinned key, each call bounded;
             its full output goes to $XDG_STATE_HOME/pve2nix/logs/<node>/. Run again after any failure,
             crash or Ctrl-C: it resumes, and never wipes twice. Then run 'pve2nix validate'.
@@ -64,8 +73,8 @@ extension PVE2Nix {
         @Option(name: .long, help: ArgumentHelp("The nix to build with.", valueName: "path"))
         var nix = "nix"
 
-        @Option(name: .long, help: ArgumentHelp("How long to wait for the installer, and later the installed system, to answer (seconds).", valueName: "seconds"))
-        var wait = 600
+        @Option(name: .long, help: ArgumentHelp("How long to wait for the installer, and later the installed system, to answer (seconds; default 600; path B waits for the boot image up to 3600 by default).", valueName: "seconds"))
+        var wait: Int?
 
         @Option(name: .long, help: ArgumentHelp("The most one nixos-anywhere phase may take before pve2nix stops it (seconds; default: 20 min for kexec and reboot, 30 min for disko, 3 h for install).", valueName: "seconds"))
         var phaseTimeout: Int?
@@ -78,7 +87,7 @@ extension PVE2Nix {
                 // The installer has only root, and the install writes root's files.
                 if let user = t.user, user != "root" { throw ValidationError("--ssh \(ssh): the install logs in as root (the installer has no other user)") }
             }
-            guard (10...86_400).contains(wait) else { throw ValidationError("--wait \(wait): give 10 to 86400 seconds") }
+            if let wait, !(10...86_400).contains(wait) { throw ValidationError("--wait \(wait): give 10 to 86400 seconds") }
             if let t = phaseTimeout, !(5...86_400).contains(t) { throw ValidationError("--phase-timeout \(t): give 5 to 86400 seconds") }
             if let yes, !(yes.count == 8 && yes.allSatisfy(\.isHexDigit)) { throw ValidationError("--yes \(yes): give the plan's 8-hex-digit hash, as 'pve2nix plan' prints it") }
         }
@@ -86,8 +95,9 @@ extension PVE2Nix {
         func run() async throws {
             let reviewed = try ReviewedPlan.resolve(node: node, options: options)
             let plan = reviewed.plan
-            guard plan.install.path == .kexec else {
-                throw Failure.exit("the plan installs \(node) by \(plan.install.path.title); 'pve2nix install' carries out path A. For path B, boot the installer image built from installer.nix and install from it; for path C, run 'clan machines install' after 'pve2nix check'.", code: 2)
+            let path = plan.install.path
+            guard path == .kexec || path == .bootImage else {
+                throw Failure.exit("the plan installs \(node) by \(path.title); 'pve2nix install' carries out paths A and B. For path C, run 'clan machines install' after 'pve2nix check'.", code: 2)
             }
             if let yes, yes != reviewed.hash {
                 throw Failure.exit("--yes \(yes) is not this plan's hash (\(reviewed.hash)): nothing was done. Review the plan ('pve2nix plan') and pass its hash.", code: 2)
@@ -98,7 +108,8 @@ extension PVE2Nix {
             let site = reviewed.site.cluster?.name ?? "default"
             let state = StateDirectory()
             let keyPath = state.installKey(site: site)
-            if dryRun { return try printDryRun(plan: plan, hash: reviewed.hash, target: target, keyPath: keyPath) }
+            let installerKeyPath = state.installerHostKey(site: site, node: node)
+            if dryRun { return try printDryRun(plan: plan, hash: reviewed.hash, target: target, keyPath: keyPath, installerKeyPath: installerKeyPath) }
             guard yes != nil || isatty(STDIN_FILENO) == 1 else {
                 throw Failure.exit("the wipe needs a confirmation: run on a terminal, or pass --yes \(reviewed.hash) after reviewing the plan. Nothing was done.", code: 2)
             }
@@ -106,7 +117,8 @@ extension PVE2Nix {
                 throw Failure.exit("\(generated) holds no flake.nix: write it with 'pve2nix generate \(node) --out \(generated)' first. Nothing was done.", code: 2)
             }
             let pins = sshOptions.pins(site: site)
-            guard (try? pins.fingerprint(for: target)) ?? nil != nil else {
+            // Path B pins the installer's key itself; path A needs the node's key pinned already.
+            guard path == .bootImage || (try? pins.fingerprint(for: target)) ?? nil != nil else {
                 throw Failure.exit("no host key is pinned for \(target) in \(pins.path): pin it with 'pve2nix capture … --ssh \(node)=\(target)' first. Nothing was done.", code: 2)
             }
             guard let realSSH = StrictSSHShim.findSSH() else { throw Failure.exit("no ssh on PATH: install openssh-client", code: 2) }
@@ -120,6 +132,14 @@ extension PVE2Nix {
             let key: InstallRun.InstallKey
             do { key = try await InstallKeyFile.ensure(path: keyPath, comment: "pve2nix-install@\(site)", runner: runner) }
             catch { throw Failure.exit("could not make pve2nix's install key at \(keyPath): \(error.localizedDescription)") }
+            var setup: InstallRun.BootImageSetup?
+            if path == .bootImage {
+                do {
+                    let k = try await InstallKeyFile.ensure(path: installerKeyPath, comment: "pve2nix-installer@\(node)", runner: runner)
+                    setup = InstallRun.BootImageSetup(hostKeyPath: k.privateKeyPath, hostKey: try SSHPublicKey(parsing: k.publicKey), pins: pins,
+                                                      locateISO: { try InstallerImageFile.iso(in: $0) })
+                } catch { throw Failure.exit("could not make the installer's host key at \(installerKeyPath): \(error.localizedDescription)") }
+            }
             let shim = try StrictSSHShim.make(pins: pins, realSSH: realSSH, configFile: sshOptions.config)
             defer { shim.remove() }
             let logs = PhaseLogs(directory: state.logs(for: node), run: acting.run.id)
@@ -154,8 +174,10 @@ extension PVE2Nix {
             install.nixosAnywhere = nixosAnywhere
             install.nix = nix
             install.nixosAnywhereEnvironment = shim.environment()
-            install.limits.installerWait = .seconds(wait)
-            install.limits.bootWait = .seconds(wait)
+            install.bootImageSetup = setup
+            install.limits.installerWait = .seconds(wait ?? 600)
+            install.limits.bootWait = .seconds(wait ?? 600)
+            install.limits.imageWait = .seconds(wait ?? 3600)
             if let t = phaseTimeout {
                 for limit in [\InstallRun.Limits.kexecPhase, \.diskoPhase, \.installPhase, \.rebootPhase] { install.limits[keyPath: limit] = .seconds(t) }
             }
@@ -164,9 +186,10 @@ extension PVE2Nix {
                 case .step(let s): say("• " + s)
                 case .marker(let phase, let text): say("  [\(phase)] \(text)")
                 case .line(let phase, let line): logs.write(phase: phase, line: line)
+                case .rack(let instructions): instructions.lines.forEach { say("  " + $0) }
                 }
             }
-            say("Installing \(node) with plan \(hash) (path A) at \(target); logs in \(logs.directory)")
+            say("Installing \(node) with plan \(hash) (path \(path.rawValue)) at \(target); logs in \(logs.directory)")
             do {
                 try await install.run()
             } catch {

@@ -28,3 +28,22 @@ extension StateDirectory {
     /// Where the full log of each install phase of `node` goes.
     public func logs(for node: String) -> String { url.appendingPathComponent("logs/\(node)").path }
 }
+
+extension StateDirectory {
+    /// The host key of `node`'s installer image (install path B), generated at install time, next
+    /// to the site's install key; pinned for the node's address while the installer runs.
+    public func installerHostKey(site: String, node: String) -> String {
+        ((knownHosts(site: site) as NSString).deletingLastPathComponent as NSString).appendingPathComponent("installer-\(node)_ed25519")
+    }
+}
+
+/// The installer image as `nix build` left it on this machine.
+public enum InstallerImageFile {
+    /// The one ISO under `<out>/iso/`.
+    public static func iso(in output: String) throws -> String {
+        let dir = output + "/" + NixBuildCall.isoDirectory
+        let isos = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".iso") }.sorted()
+        guard isos.count == 1 else { throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: "\(dir) holds \(isos.count) .iso files, not one"]) }
+        return dir + "/" + isos[0]
+    }
+}

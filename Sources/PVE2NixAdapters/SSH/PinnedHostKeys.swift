@@ -1,5 +1,6 @@
 import Foundation
 import PVE2NixCore
+import PVE2NixRuntime
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -53,6 +54,18 @@ public struct PinnedHostKeys: Sendable {
         try writeAtomically(Data(([Self.header] + lines).joined(separator: "\n").appending("\n").utf8))
     }
 
+    /// Replaces the pin of `host` on `port` on purpose (install path B: the Proxmox key → the
+    /// installer's → the installed system's), but only while `replacing` is what is pinned (nil:
+    /// nothing); when `key` is pinned already it does nothing, so a resumed run can repeat it.
+    public func repin(host: String, port: Int, to key: SSHPublicKey, replacing: HostKeyFingerprint?) throws {
+        let now = try self.key(host: host, port: port)
+        if now == key { return }
+        guard now?.fingerprint == replacing else {
+            throw PinnedHostKeysError.pinChanged(path: path, host: host, expected: replacing, found: now?.fingerprint)
+        }
+        try pin(host: host, port: port, key: key)
+    }
+
     /// The first line of a file pve2nix writes; a file without it is not rewritten.
     public static let header = "# pve2nix: pinned SSH host keys of one site (ed25519). Written by pve2nix; edit with care."
 
@@ -96,6 +109,7 @@ public enum PinnedHostKeysError: LocalizedError, Sendable, Equatable {
     case cannotRead(path: String, reason: String)
     case cannotWrite(path: String, reason: String)
     case notOurs(path: String)
+    case pinChanged(path: String, host: String, expected: HostKeyFingerprint?, found: HostKeyFingerprint?)
 
     public var errorDescription: String? {
         switch self {
@@ -103,8 +117,16 @@ public enum PinnedHostKeysError: LocalizedError, Sendable, Equatable {
             "cannot read the pinned host keys \(path): \(reason). No connection was made; check the file's permissions."
         case .notOurs(let path):
             "\(path) is not a file of pins pve2nix wrote (it lacks pve2nix's first line), so it is left as it is and no key was pinned. Give --known-hosts a file of pve2nix's own (or none, for the default)."
+        case .pinChanged(let path, let host, let expected, let found):
+            "the pin of \(host) in \(path) is \(found?.description ?? "missing"), not \(expected?.description ?? "missing") as this run left it: someone re-pinned it meanwhile. pve2nix replaced nothing; check the pins ('ssh-keygen -lf \(path)') and run again."
         case .cannotWrite(let path, let reason):
             "cannot write the pinned host keys \(path): \(reason). The file is unchanged (no key was pinned); check the directory's permissions and free space, then run again."
         }
+    }
+}
+
+extension PinnedHostKeys: HostKeyPinning {
+    public func repin(_ target: SSHTarget, to key: SSHPublicKey, replacing: HostKeyFingerprint?) throws {
+        try repin(host: target.host, port: target.port, to: key, replacing: replacing)
     }
 }

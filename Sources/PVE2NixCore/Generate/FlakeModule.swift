@@ -89,14 +89,22 @@ struct HostModule {
     }
 }
 
-/// `installer.nix` (install path B): an installer ISO that comes up with the node's own network.
+/// `installer.nix` (install path B): an installer ISO that comes up with the node's own network,
+/// sshd on the host key pve2nix generated and pinned, and pve2nix's install key authorised.
+///
+/// The two keys come in at build time from the paths in `PVE2NIX_INSTALLER_HOST_KEY` and
+/// `PVE2NIX_INSTALL_KEY` (`nix build --impure`, as `pve2nix install` runs it), so they never
+/// enter the generated tree; the host key does enter the build machine's Nix store and the ISO.
 struct InstallerModule {
     let node: NodeName
     let sshKeys: [String]
     let management: NetworkPlan
 
+    static let hostKeyPath = "/etc/ssh/ssh_host_ed25519_key"
+
     var expr: NixExpr {
-        .lambda(params: ["modulesPath"], ellipsis: true, body: .attrs([
+        let hostKey = NixBuildCall.installerHostKeyVariable, installKey = NixBuildCall.installKeyVariable
+        let body = NixExpr.attrs([
             NixBinding(["imports"], .list([.interpolated([.ref("modulesPath"), .text("/installer/cd-dvd/installation-cd-minimal.nix")])])),
             NixBinding("networking.hostName", .string("\(node.rawValue)-installer")),
             NixBinding("networking.useNetworkd", true),
@@ -104,8 +112,24 @@ struct InstallerModule {
             NixBinding("systemd.network", .ref("(import ./network.nix { }).systemd.network"),
                        comment: "The same units as the host: \(management.managementAddress ?? "?") on \(management.managementInterface ?? "?") with MAC \(management.managementMAC ?? "?")."),
             NixBinding("services.openssh.enable", true),
-            NixBinding("users.users.root.openssh.authorizedKeys.keys", .list(sshKeys.map { .string($0) })),
-        ]))
+            NixBinding("systemd.services.sshd.wantedBy", .ref("lib.mkForce [ \"multi-user.target\" ]"),
+                       comment: "The installation CD profile leaves sshd unstarted; pve2nix waits for it."),
+            NixBinding("services.openssh.hostKeys", .list([.set([("type", .string("ed25519")), ("path", .string(Self.hostKeyPath))])]),
+                       comment: "Only the key pve2nix pinned: it is given below, so none is generated at boot."),
+            NixBinding(["environment", "etc", "ssh/ssh_host_ed25519_key"], .set([
+                ("source", .ref("builtins.path { path = hostKey; name = \"pve2nix-installer-host-key\"; }")),
+                ("mode", .string("0600")),
+            ]), comment: "A copy (mode 0600), not a link into the store: sshd refuses a readable private key.\nThe key is in this machine's Nix store and in the ISO: keep the ISO private; it serves one install."),
+            NixBinding("users.users.root.openssh.authorizedKeys.keys", .ref(
+                NixRenderer.render(.list(sshKeys.map { .string($0) }), indent: 1) + " ++ lib.optional (installKey != \"\") (builtins.readFile installKey)"),
+                       comment: "Your key, and pve2nix's install key that nixos-anywhere logs in with."),
+        ])
+        return .lambda(params: ["lib", "modulesPath"], ellipsis: true, body: .letIn([
+            NixBinding(["hostKey"], .ref("""
+                let p = builtins.getEnv "\(hostKey)"; in if p != "" then p else throw "installer.nix: set \(hostKey) to the installer's host key and build with --impure (pve2nix install does)"
+                """), comment: "Read at build time (nix build --impure), never written into this tree."),
+            NixBinding(["installKey"], .ref("builtins.getEnv \"\(installKey)\"")),
+        ], body))
     }
 }
 

@@ -84,8 +84,8 @@ public struct HostGenerator: Sendable {
         let header = headerLines()
 
         var files: [GeneratedFile] = []
-        func nix(_ path: String, _ expr: NixExpr, _ what: String) {
-            files.append(GeneratedFile(path: path, contents: NixRenderer.file(expr, header: header + [what])))
+        func nix(_ path: String, _ expr: NixExpr, _ what: String...) {
+            files.append(GeneratedFile(path: path, contents: NixRenderer.file(expr, header: header + what)))
         }
         nix("flake.nix", FlakeModule(node: plan.node, branch: options.nixosBranch, clan: plan.install.path == .clan, installer: plan.install.path == .bootImage, kexec: plan.install.path == .kexec).expr, "The flake: nixosConfigurations.\(plan.node)\(plan.install.path == .bootImage ? " and its installer image" : "").")
         nix("configuration.nix", HostModule(plan: plan, capture: capture, options: options, hasIncus: !incus.isEmpty, hasContainers: !nspawn.isEmpty).expr, "The host: boot loader, SSH, sops-nix, imports.")
@@ -101,7 +101,9 @@ public struct HostGenerator: Sendable {
         nix("incus.nix", incusModule.expr, "Incus for the pets the plan rehomes as Incus containers.")
         files.append(GeneratedFile(path: "incus-import.sh", contents: incusModule.importScript(header: header), executable: true))
         if plan.install.path == .bootImage {
-            nix("installer.nix", InstallerModule(node: plan.node, sshKeys: options.sshKeys, management: plan.network).expr, "Install path B: the installer image. It brings up the node's own network, so it answers where the node did.")
+            nix("installer.nix", InstallerModule(node: plan.node, sshKeys: options.sshKeys, management: plan.network).expr, "Install path B: the installer image. It brings up the node's own network, so it answers where the node did.",
+                "'pve2nix install' builds it (nix build --impure) with the keys' paths in PVE2NIX_INSTALLER_HOST_KEY and PVE2NIX_INSTALL_KEY:",
+                "they never enter this tree, but the installer's private host key is in the Nix store and the ISO. Keep the ISO private; the key serves one install.")
         }
         if plan.install.path == .kexec {
             nix("kexec-installer.nix", KexecInstallerModule(node: plan.node, sshKeys: options.sshKeys, management: plan.network).expr,

@@ -26,9 +26,13 @@ public struct NixosAnywhereCall: Sendable, Hashable {
     public var hardwareReport: String?
     /// The port the installer's sshd answers on after kexec (nixos-anywhere's default is 22).
     public var postKexecPort: Int?
+    /// For the install phase: `--copy-host-keys`. Path A keeps the node's own key this way (the
+    /// kexec installer carries it); path B must not, since its installer's key is a throw-away.
+    public var copyHostKeys: Bool
 
     public init(phase: Phase, target: SSHTarget, identityFile: String, source: Source,
-                kexecImage: String? = nil, hardwareReport: String? = nil, postKexecPort: Int? = nil) {
+                kexecImage: String? = nil, hardwareReport: String? = nil, postKexecPort: Int? = nil, copyHostKeys: Bool = true) {
+        self.copyHostKeys = copyHostKeys
         self.phase = phase
         self.target = target
         self.identityFile = identityFile
@@ -53,7 +57,7 @@ public struct NixosAnywhereCall: Sendable, Hashable {
             if let kexecImage { a += ["--kexec", kexecImage] }
             if let hardwareReport { a += ["--generate-hardware-config", "nixos-facter", hardwareReport] }
         }
-        if phase == .install { a.append("--copy-host-keys") }
+        if phase == .install, copyHostKeys { a.append("--copy-host-keys") }
         if target.port != 22 { a += ["-p", String(target.port)] }
         if phase == .kexec, let postKexecPort, target.port != 22 || postKexecPort != 22 {
             a += ["--post-kexec-ssh-port", String(postKexecPort)]
@@ -78,11 +82,27 @@ public struct NixBuildCall: Sendable, Hashable, Codable {
     public var output: Output
     public var flakeDirectory: String
     public var node: NodeName
+    /// Set for the build only (the installer image reads its keys' paths from here, see
+    /// `installerEnvironment`); never journaled, since it names key files.
+    public var environment: [String: String]
 
-    public init(output: Output, flakeDirectory: String, node: NodeName) {
+    public init(output: Output, flakeDirectory: String, node: NodeName, environment: [String: String] = [:]) {
         self.output = output
         self.flakeDirectory = flakeDirectory
         self.node = node
+        self.environment = environment
+    }
+
+    /// The variable `installer.nix` reads the installer's private host key path from.
+    public static let installerHostKeyVariable = "PVE2NIX_INSTALLER_HOST_KEY"
+    /// The variable `installer.nix` reads pve2nix's install key (the `.pub` file's path) from.
+    public static let installKeyVariable = "PVE2NIX_INSTALL_KEY"
+
+    /// The environment of the installer image's build: the installer's host key (pinned by
+    /// pve2nix) and pve2nix's install key for nixos-anywhere. The files are read at evaluation,
+    /// so they never enter the generated tree; the host key does enter the Nix store and the ISO.
+    public static func installerEnvironment(hostKey: String, installKey: String) -> [String: String] {
+        [installerHostKeyVariable: hostKey, installKeyVariable: installKey]
     }
 
     /// The flake attribute path of the output.
@@ -96,10 +116,18 @@ public struct NixBuildCall: Sendable, Hashable, Codable {
     }
 
     public var arguments: [String] {
-        ["build", "--extra-experimental-features", "nix-command flakes", "--no-link", "--print-out-paths", "\(flakeDirectory)#\(attribute)"]
+        // The installer image reads its keys with builtins.getEnv, which pure evaluation hides.
+        let impure = output == .installerImage ? ["--impure"] : []
+        return ["build", "--extra-experimental-features", "nix-command flakes"] + impure + ["--no-link", "--print-out-paths", "\(flakeDirectory)#\(attribute)"]
     }
 
-    public var commandLine: String { ShellQuoting.commandLine(["nix"] + arguments) }
+    public var commandLine: String {
+        let env = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\(ShellQuoting.quote($0.value))" }
+        return (env + [ShellQuoting.commandLine(["nix"] + arguments)]).joined(separator: " ")
+    }
+
+    /// Where the ISO file lies inside the built installer image (its name carries the NixOS version).
+    public static let isoDirectory = "iso"
 
     /// The kexec tarball inside the built output (nixos-images names it after the system).
     public static let kexecTarballName = "nixos-kexec-installer-x86_64-linux.tar.gz"

@@ -20,6 +20,10 @@ public enum InstallError: LocalizedError, Sendable, Equatable {
     case treeNotThePlans(String)
     case hardwareReportMissing(String)
     case bootedOther(expected: String, found: String)
+    case bootImageNotSetUp
+    case imageNotBooted(host: String, waited: Duration, image: String)
+    case installerKeyChanged(image: String, path: String)
+    case installedHostKeyUnreadable(String)
 
     public var errorDescription: String? {
         switch self {
@@ -55,6 +59,14 @@ public enum InstallError: LocalizedError, Sendable, Equatable {
             "nixos-facter wrote no report at \(path). Nothing was wiped; the node runs the installer. Run again, or write it there by hand (nixos-facter in the installer)."
         case .bootedOther(let expected, let found):
             "the node answers as an installed system, but /run/booted-system is \(found), not the built \(expected). Look at it ('pve2nix validate'); nothing more was done."
+        case .bootImageNotSetUp:
+            "install path B needs the installer's host key and the site's pins; nothing was done (a pve2nix bug: report it)."
+        case .imageNotBooted(let host, let waited, let image):
+            "the installer booted from the image did not answer at \(host) with its pinned key within \(waited.seconds) s. Nothing was wiped. At the rack: write \(image) to a USB stick (never a disk of the node), boot the node from it once (one-time boot menu) and check on its console that it reached a login prompt and holds its address ('ip -br a'). Then run 'pve2nix install' again: the image is kept and nothing is rebuilt. To give up instead, take the stick out and reboot: Proxmox boots again; pin its key again with 'pve2nix capture --host-key-fingerprint'."
+        case .installerKeyChanged(let image, let path):
+            "the installer image \(image) was built with another host key than \(path) holds now (was the file replaced?). pve2nix pins only the key it built in; nothing was done. Restore the key file, or start again with --new-run (a new image with a new key)."
+        case .installedHostKeyUnreadable(let detail):
+            "the installed system's host key could not be read in the installer (\(detail)). The system is installed; nothing was rebooted. Look at /mnt/etc/ssh in the installer and run again."
         case .bootNotReached(let host, let waited, let detail):
             "the installed system did not answer at \(host) within \(waited.seconds) s (\(detail)). Look at the node's console; 'pve2nix validate' checks it once it answers."
         }

@@ -55,12 +55,12 @@ extension InstallRun {
         return StorePaths(disko: found[NixBuildCall.Output.diskoScript.rawValue]!, toplevel: found[NixBuildCall.Output.toplevel.rawValue]!)
     }
 
-    func buildOutput(_ output: NixBuildCall.Output) async throws -> String {
-        let call = NixBuildCall(output: output, flakeDirectory: tree, node: plan.node)
+    func buildOutput(_ output: NixBuildCall.Output, environment: [String: String] = [:]) async throws -> String {
+        let call = NixBuildCall(output: output, flakeDirectory: tree, node: plan.node, environment: environment)
         events(.step("building \(output.rawValue): \(call.commandLine)"))
         let result: ProcessResult
         do {
-            result = try await processes.run(ProcessRequest(nix, call.arguments, timeout: limits.build)) { events(.line(phase: "build-\(output.rawValue)", $0)) }
+            result = try await processes.run(ProcessRequest(nix, call.arguments, environment: environment, timeout: limits.build)) { events(.line(phase: "build-\(output.rawValue)", $0)) }
         } catch {
             throw InstallError.buildFailed(output: output.rawValue, detail: error.localizedDescription)
         }
@@ -105,12 +105,19 @@ extension InstallRun {
     struct Answer { var installer: Bool; var bootID: String }
 
     /// Polls until `accept` takes an answer, bounded by `limit` (as a number of polls: each
-    /// connection attempt is bounded by ssh's own connect timeout). A changed host key stops at once.
-    func poll(_ limit: Duration, what: String, accept: (Answer) -> Bool) async throws -> Answer? {
+    /// connection attempt is bounded by ssh's own connect timeout), saying every `limits.progress`
+    /// how the wait stands. A changed host key stops at once, except (path B) `oldKey`, the
+    /// Proxmox key still answering before the node boots the stick, and `newKey`, the installed
+    /// system's key read in the installer, which is then pinned.
+    func poll(_ limit: Duration, what: String, oldKey: HostKeyFingerprint? = nil, newKey: SSHPublicKey? = nil, accept: (Answer) -> Bool) async throws -> Answer? {
         var lastProblem = "no answer yet"
         events(.step("waiting up to \(limit.seconds) s for \(what) at \(target)"))
         let polls = max(1, Int((limit / limits.poll).rounded(.up)))
-        for _ in 0..<polls {
+        let progressEvery = max(1, Int((limits.progress / limits.poll).rounded(.down)))
+        for n in 0..<polls {
+            if n > 0, n % progressEvery == 0 {
+                events(.step("still waiting for \(what): \((limits.poll * n).seconds) of \(limit.seconds) s; \(lastProblem)"))
+            }
             do {
                 let shell = try await connect(target)
                 do {
@@ -123,8 +130,19 @@ extension InstallRun {
                     throw error
                 }
             } catch let error as RemoteShellError {
-                if case .hostKeyChanged = error { throw error }
-                lastProblem = error.localizedDescription
+                if case .hostKeyChanged(_, _, let presented) = error {
+                    if let presented, presented == oldKey {
+                        lastProblem = "the old system still answers with its own key: boot the node from the stick"
+                    } else if let newKey, let presented, presented == newKey.fingerprint {
+                        try repinToInstalledSystem(newKey)
+                        lastProblem = "the installed system answers with the key read in the installer; now pinned"
+                        continue
+                    } else {
+                        throw error
+                    }
+                } else {
+                    lastProblem = error.localizedDescription
+                }
             } catch let error as ProcessRunnerError {
                 // A command that hung while the node went down or came up: try again.
                 guard case .timedOut = error else { throw error }
@@ -138,7 +156,10 @@ extension InstallRun {
 
     /// The installer's boot id, once it answers.
     func awaitInstaller() async throws -> String {
-        guard let a = try await poll(limits.installerWait, what: "the installer", accept: { (a: Answer) in a.installer }) else {
+        // Path B: the node may have gone back to Proxmox (stick out, rebooted); its old key then only means that.
+        let proxmoxKey = plan.install.path == .bootImage
+            ? try await log.entries().last { $0.stage == .bootImage && $0.phase == .requested }?.facts.hostKeyFingerprint.flatMap(HostKeyFingerprint.init) : nil
+        guard let a = try await poll(limits.installerWait, what: "the installer", oldKey: proxmoxKey, accept: { (a: Answer) in a.installer }) else {
             throw InstallError.installerNotReached(host: target.description, waited: limits.installerWait, detail: "it never answered as the installer")
         }
         return a.bootID

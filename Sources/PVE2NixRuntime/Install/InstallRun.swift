@@ -11,6 +11,10 @@ public struct InstallRun: Sendable {
         public var build: Duration = .seconds(4 * 3600)
         public var kexecPhase: Duration = .seconds(20 * 60)
         public var installerWait: Duration = .seconds(10 * 60)
+        /// Path B: from the rack instructions until the installer booted from the stick answers.
+        public var imageWait: Duration = .seconds(3600)
+        /// How often a long wait says how it stands.
+        public var progress: Duration = .seconds(60)
         public var diskoPhase: Duration = .seconds(30 * 60)
         public var installPhase: Duration = .seconds(3 * 3600)
         public var rebootPhase: Duration = .seconds(10 * 60)
@@ -27,6 +31,8 @@ public struct InstallRun: Sendable {
         case marker(phase: String, text: String)
         /// Every output line of a program, for the phase's full log.
         case line(phase: String, ProcessOutputLine)
+        /// Path B: what to do at the rack, once the image is built.
+        case rack(RackInstructions)
     }
 
     /// pve2nix's own key for nixos-anywhere: pre-authorised in the node's `authorized_keys2` (a
@@ -62,6 +68,8 @@ public struct InstallRun: Sendable {
     /// Whether pve2nix's install key alone logs in to the node (no agent, no other key): else
     /// nixos-anywhere's ssh-copy-id would append a key to the cluster-wide authorized_keys.
     public var verifyInstallKey: @Sendable () async -> Bool = { false }
+    /// Path B only: the installer's host key and the pins it changes.
+    public var bootImageSetup: BootImageSetup?
 
     public init(plan: ConversionPlan, tree: String, target: SSHTarget, key: InstallKey, connect: @escaping @Sendable (SSHTarget) async throws -> any RemoteShell,
                 processes: any ProcessRunner, log: any RunLog, confirm: @escaping @Sendable (String) async -> Bool) {
@@ -84,6 +92,7 @@ public struct InstallRun: Sendable {
         if try await done(.reboot) { events(.step("the installed system already booted (journal): nothing to do; run 'pve2nix validate'")); return }
         if path == .kexec, try await !done(.kexec) { try await kexec() }
         if path == .kexec, try await !done(.disko) { try await ensureHardwareReport() }
+        if path == .bootImage, try await !done(.bootImage) { try await bootImage() }
         let paths = try await build()
         if try await !done(.disko) {
             _ = try await awaitInstaller()
@@ -208,7 +217,9 @@ public struct InstallRun: Sendable {
         // installs the boot loader, so the profile alone does not prove a bootable disk.
         guard try await shell.run("mountpoint -q /mnt", timeout: limits.command).status == 0 else { throw InstallError.installTargetNotMounted }
         try await record(.install, .requested, "installing \(paths.toplevel)", facts: RunFacts(storePath: paths.toplevel))
-        let call = NixosAnywhereCall(phase: .install, target: target, identityFile: key.privateKeyPath, source: .storePaths(disko: paths.disko, toplevel: paths.toplevel))
+        // Path B: the installer's key is a throw-away baked into the ISO; the system gets its own (see reboot).
+        let call = NixosAnywhereCall(phase: .install, target: target, identityFile: key.privateKeyPath, source: .storePaths(disko: paths.disko, toplevel: paths.toplevel),
+                                     copyHostKeys: plan.install.path != .bootImage)
         try await runPhase(call, limit: limits.installPhase, state: "The disk is wiped; the node runs the installer. Nothing was rebooted.")
         let found = try await installedProfile(shell) ?? "(none)"
         guard found == paths.toplevel else { throw InstallError.installNotVerified(expected: paths.toplevel, found: found) }
@@ -217,7 +228,8 @@ public struct InstallRun: Sendable {
 
     func reboot(_ paths: StorePaths) async throws {
         // After a crash the node may be the installer still, rebooting, or the installed system.
-        guard let now = try await poll(limits.bootWait, what: "the node", accept: { _ in true }) else {
+        let journaledKey = try await installedKeyFromJournal()
+        guard let now = try await poll(limits.bootWait, what: "the node", newKey: journaledKey, accept: { _ in true }) else {
             throw InstallError.bootNotReached(host: target.description, waited: limits.bootWait, detail: "nothing answered with the pinned key")
         }
         if !now.installer {
@@ -228,9 +240,18 @@ public struct InstallRun: Sendable {
             try await record(.reboot, .done, "the installed system runs (boot \(now.bootID))", facts: RunFacts(bootID: now.bootID))
             return
         }
-        try await record(.reboot, .requested, "rebooting the installer (boot \(now.bootID)) into the installed system", facts: RunFacts(bootID: now.bootID))
+        var newKey: SSHPublicKey?
+        if plan.install.path == .bootImage {
+            let shell = try await connect(target)
+            defer { Task { try? await shell.close() } }
+            newKey = try await installedSystemKey(shell)
+        }
+        try await record(.reboot, .requested, "rebooting the installer (boot \(now.bootID)) into the installed system" + (newKey.map { "; its host key is \($0.fingerprint)" } ?? ""),
+                         facts: RunFacts(bootID: now.bootID, hostKeyFingerprint: newKey?.fingerprint.description, hostKey: newKey?.description))
         let call = NixosAnywhereCall(phase: .reboot, target: target, identityFile: key.privateKeyPath, source: .storePaths(disko: paths.disko, toplevel: paths.toplevel))
         try await runPhase(call, limit: limits.rebootPhase, state: "The system is installed; the node may still run the installer.")
+        // Only now: nixos-anywhere's reboot call still had to meet the installer's key.
+        if let newKey { try repinToInstalledSystem(newKey) }
         let booted = try await awaitInstalledSystem(leaving: now.bootID)
         try await record(.reboot, .done, "the installed system answers with the pinned key (boot \(booted))", facts: RunFacts(bootID: booted))
     }

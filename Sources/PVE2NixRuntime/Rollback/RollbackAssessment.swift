@@ -44,7 +44,8 @@ public struct RollbackAssessment: Sendable, Hashable, Encodable {
     public static func assess(plan: ConversionPlan, entries: [RunEntry]) -> RollbackAssessment {
         let node = plan.node
         let wiped = entries.contains { $0.stage == .disko && ($0.phase == .requested || $0.phase == .done) }
-        let kexec = entries.contains { $0.stage == .kexec && ($0.phase == .requested || $0.phase == .done) }
+        // Path B's boot-image stage is requested once the image is built: the node is in the installer only once it answered.
+        let kexec = entries.contains { ($0.stage == .kexec && ($0.phase == .requested || $0.phase == .done)) || ($0.stage == .bootImage && $0.phase == .done) }
         let guests = guestsBack(plan: plan, entries: entries)
         let position: Position = wiped ? .wiped : kexec ? .installer : guests.isEmpty ? .untouched : .drained
         var steps: [Step] = []

@@ -7,7 +7,13 @@ extension FakeInstallNode {
     public func run(_ request: ProcessRequest, progress: @escaping @Sendable (ProcessOutputLine) -> Void) async throws -> ProcessResult {
         let args = request.arguments
         if request.executable.hasSuffix("nix"), args.first == "build", let attr = args.last {
-            let name = attr.hasSuffix("toplevel") ? "nixos-system-\(state.withLock { $0.hostname })" : attr.hasSuffix("diskoScript") ? "disko" : "kexec-tarball"
+            let name = attr.hasSuffix("toplevel") ? "nixos-system-\(state.withLock { $0.hostname })" : attr.hasSuffix("diskoScript") ? "disko"
+                : attr.hasSuffix("isoImage") ? "nixos-installer-image" : "kexec-tarball"
+            if name == "nixos-installer-image" {
+                guard args.contains("--impure"), request.environment[NixBuildCall.installerHostKeyVariable] != nil else {
+                    throw ProcessRunnerError.nonZeroExit(command: request.commandLine, status: .exited(1), lastLines: ["error: installer.nix: set PVE2NIX_INSTALLER_HOST_KEY … and build with --impure"])
+                }
+            }
             let path = "/nix/store/\(String(repeating: "a", count: 32))-\(name)"
             state.withLock { $0.builds.append(name) }
             return ProcessResult(status: .exited(0), standardOutput: Data((path + "\n").utf8))

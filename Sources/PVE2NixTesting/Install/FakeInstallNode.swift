@@ -40,6 +40,14 @@ public final class FakeInstallNode: RemoteShell, ProcessRunner, Sendable {
         public var downFor = 0
         /// What comes up after `down` (nil: NixOS once installed, else the installer).
         public var nextSystem: System?
+        /// Path B: the key each system presents (none set: keys are not checked). NixOS presents
+        /// the key made under /mnt in the installer, if any.
+        public var hostKeys: [System: SSHPublicKey] = [:]
+        /// Path B: the key made at /mnt/etc/ssh in the installer (the `.pub` line).
+        public var mntHostKey: String?
+        /// Path B: someone at the rack boots the stick after this many connection attempts
+        /// (nil: nobody does); the installer then comes up from the image.
+        public var stickBootsAfter: Int?
 
         public init(hostname: String, lsblk: String, diskByID: String) {
             self.hostname = hostname
@@ -60,13 +68,27 @@ public final class FakeInstallNode: RemoteShell, ProcessRunner, Sendable {
     }
 
     /// A connection: fails while the node is down or booting.
-    public func connect() throws -> FakeInstallNode {
+    public func connect(checking pins: (any HostKeyPinning)? = nil) throws -> FakeInstallNode {
         try state.withLock { s in
+            if s.system == .proxmox, let n = s.stickBootsAfter {
+                if n <= 0 {
+                    s.system = .installer
+                    s.bootID = UUID().uuidString.lowercased()
+                    s.stickBootsAfter = nil
+                } else {
+                    s.stickBootsAfter = n - 1
+                }
+            }
             if s.system == .down || s.downFor > 0 {
                 if s.downFor > 0 { s.downFor -= 1 }
                 if s.system == .down, s.downFor == 0 { s.system = s.nextSystem ?? (s.bootedSystem == nil ? .installer : .nixos); s.nextSystem = nil }
                 throw RemoteShellError.connectionFailed(host: target.description, detail: "Connection refused")
             }
+            guard let pins else { return }
+            let presented = s.system == .nixos ? (s.mntHostKey.flatMap { try? SSHPublicKey(parsing: $0) } ?? s.hostKeys[.nixos]) : s.hostKeys[s.system]
+            guard let presented else { return }
+            guard let pinned = try pins.fingerprint(for: target) else { throw RemoteShellError.hostKeyUnknown(host: target.description) }
+            if pinned != presented.fingerprint { throw RemoteShellError.hostKeyChanged(host: target.description, pinned: pinned, presented: presented.fingerprint) }
         }
         return self
     }
@@ -116,6 +138,12 @@ public final class FakeInstallNode: RemoteShell, ProcessRunner, Sendable {
             s.bootID = UUID().uuidString.lowercased()
             return RemoteCommandResult(status: 255)
         case "mountpoint -q /mnt": return s.mntMounted ? ok("") : no
+        case "test -s /mnt/etc/ssh/ssh_host_ed25519_key.pub": return s.mntHostKey != nil ? ok("") : no
+        case "cat /mnt/etc/ssh/ssh_host_ed25519_key.pub": return s.mntHostKey.map { ok($0 + "\n") } ?? no
+        case _ where command.hasPrefix("mkdir -p -m 755 /mnt/etc/ssh && ssh-keygen "):
+            guard s.system == .installer, s.mntMounted else { return no }
+            s.mntHostKey = FakeHostKeys.ed25519(200, comment: "root@" + s.hostname).description
+            return ok("")
         case "readlink -f /mnt/nix/var/nix/profiles/system 2>/dev/null": return s.mntProfile.map { ok($0 + "\n") } ?? no
         case "readlink -f /run/booted-system": return s.bootedSystem.map { ok($0 + "\n") } ?? no
         default:
