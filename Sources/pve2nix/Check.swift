@@ -71,9 +71,7 @@ extension PVE2Nix {
             }
             let (store, run) = (acting.journal, acting.run)
             defer { withExtendedLifetime(acting) {} }
-            guard let target = try sshTarget(reviewed.plan) else {
-                throw Failure.exit("the plan has no management address to reach \(node) at: give --ssh [USER@]HOST[:PORT]", code: 2)
-            }
+            let target = try NodeTarget.resolve(ssh, plan: reviewed.plan)
             let pins = sshOptions.pins(site: reviewed.site.cluster?.name ?? "default")
             let pinned: HostKeyFingerprint?
             do { pinned = try pins.fingerprint(for: target) } catch { throw Failure.exit(error.localizedDescription, code: 2) }
@@ -120,11 +118,6 @@ extension PVE2Nix {
             if failed > 0 { throw ExitCode(1) }
         }
 
-        private func sshTarget(_ plan: ConversionPlan) throws -> SSHTarget? {
-            if let ssh { return try SSHTarget(parsing: ssh) }
-            guard let address = plan.network.managementAddress?.split(separator: "/").first else { return nil }
-            return SSHTarget(user: "root", host: String(address))
-        }
 
         /// Archives of the drain's backup-restore moves, from every run of the journal.
         private func archives(in store: SQLiteRunJournal) throws -> [VMID: String] {

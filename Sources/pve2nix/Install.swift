@@ -102,9 +102,7 @@ extension PVE2Nix {
             if let yes, yes != reviewed.hash {
                 throw Failure.exit("--yes \(yes) is not this plan's hash (\(reviewed.hash)): nothing was done. Review the plan ('pve2nix plan') and pass its hash.", code: 2)
             }
-            guard let target = try sshTarget(plan) else {
-                throw Failure.exit("the plan has no management address to reach \(node) at: give --ssh [USER@]HOST[:PORT]", code: 2)
-            }
+            let target = try NodeTarget.resolve(ssh, plan: plan)
             let site = reviewed.site.cluster?.name ?? "default"
             let state = StateDirectory()
             let keyPath = state.installKey(site: site)
@@ -211,10 +209,5 @@ extension PVE2Nix {
             return log
         }
 
-        func sshTarget(_ plan: ConversionPlan) throws -> SSHTarget? {
-            if let ssh { return try SSHTarget(parsing: ssh) }
-            guard let address = plan.network.managementAddress?.split(separator: "/").first else { return nil }
-            return SSHTarget(user: "root", host: String(address))
-        }
     }
 }

@@ -73,10 +73,7 @@ extension PVE2Nix {
             show(assessment)
             if dryRun || assessment.position == .untouched || assessment.position == .wiped { return }
 
-            let target: SSHTarget
-            if let ssh { target = try SSHTarget(parsing: ssh) }
-            else if let a = reviewed.plan.network.managementAddress?.split(separator: "/").first { target = SSHTarget(user: "root", host: String(a)) }
-            else { throw Failure.exit("the plan has no management address to reach \(node) at: give --ssh [USER@]HOST[:PORT]", code: 2) }
+            let target = try NodeTarget.resolve(ssh, plan: reviewed.plan)
             let pins = sshOptions.pins(site: reviewed.site.cluster?.name ?? "default")
             if assessment.position == .installer, (try? pins.fingerprint(for: target)) ?? nil == nil {
                 throw Failure.exit("no host key is pinned for \(target) in \(pins.path): pve2nix reaches the installer only with the pinned key.", code: 2)

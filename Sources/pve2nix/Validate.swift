@@ -47,10 +47,7 @@ extension PVE2Nix {
         func run() async throws {
             let reviewed = try ReviewedPlan.resolve(node: node, options: options)
             let plan = reviewed.plan
-            let target: SSHTarget
-            if let ssh { target = try SSHTarget(parsing: ssh) }
-            else if let a = plan.network.managementAddress?.split(separator: "/").first { target = SSHTarget(user: "root", host: String(a)) }
-            else { throw Failure.exit("the plan has no management address to reach \(node) at: give --ssh [USER@]HOST[:PORT]", code: 2) }
+            let target = try NodeTarget.resolve(ssh, plan: plan)
             let pins = sshOptions.pins(site: reviewed.site.cluster?.name ?? "default")
             guard (try? pins.fingerprint(for: target)) ?? nil != nil else {
                 throw Failure.exit("no host key is pinned for \(target) in \(pins.path): pve2nix checks the node's key against the pin, so pin it first ('pve2nix capture … --ssh \(node)=\(target)').", code: 2)

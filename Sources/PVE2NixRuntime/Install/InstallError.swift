@@ -17,6 +17,7 @@ public enum InstallError: LocalizedError, Sendable, Equatable {
     case installNotVerified(expected: String, found: String)
     case bootNotReached(host: String, waited: Duration, detail: String)
     case installKeyDoesNotLogIn(String)
+    case wipeStillRunning(String)
     case treeNotThePlans(String)
     case hardwareReportMissing(String)
     case bootedOther(expected: String, found: String)
@@ -51,6 +52,8 @@ public enum InstallError: LocalizedError, Sendable, Equatable {
             "the disk was laid out by disko but /mnt is not mounted in the installer (it restarted since). Mount it with the disko mount script, or run disko again after re-planning; nothing was changed."
         case .installNotVerified(let expected, let found):
             "nixos-anywhere's install phase ended, but /mnt's system profile is '\(found)', not the built \(expected). Nothing was rebooted; look at the installer's /mnt and run again."
+        case .wipeStillRunning(let script):
+            "the disko script \(script) of an earlier, interrupted run still runs on the node: pve2nix will not start a second wipe beside it. Wait for it to end (or stop it in the installer), then run again."
         case .installKeyDoesNotLogIn(let host):
             "pve2nix's install key does not log in to \(host) on its own (is authorized_keys2 read by its sshd? see AuthorizedKeysFile in sshd_config). Nothing was run: nixos-anywhere's ssh-copy-id would otherwise append a key to root's authorized_keys, which on Proxmox is every node's."
         case .treeNotThePlans(let detail):

@@ -164,6 +164,9 @@ public struct InstallRun: Sendable {
                 try await record(.disko, .done, "the disk is already laid out by disko and mounted (the earlier run wiped it)")
                 return
             }
+            // A wipe whose nixos-anywhere was killed may still run on the node: never start a second one.
+            let name = (paths.disko as NSString).lastPathComponent
+            if try await shell.run("pgrep -f -- \(ShellQuoting.quote(name))", timeout: limits.command).status == 0 { throw InstallError.wipeStillRunning(name) }
             if let refusal = try await gateVerdict(shell) { throw InstallError.diskNeitherPlannedNorLaidOut(refusal) }
         } else if let refusal = try await gateVerdict(shell) {
             try await record(.disko, .failed, "gate refused: \(refusal)")

@@ -148,6 +148,7 @@ public final class FakeInstallNode: RemoteShell, ProcessRunner, Sendable {
         case "readlink -f /run/booted-system": return s.bootedSystem.map { ok($0 + "\n") } ?? no
         default:
             if command.hasPrefix("zpool list") { return ok("") }
+            if command.hasPrefix("pgrep -f") { return no }
             return RemoteCommandResult(status: 127, standardError: Data("fake install node: no answer for '\(command)'\n".utf8))
         }
     }

@@ -130,7 +130,8 @@ public enum StandInInstallTools {
         in_installer || abort "disko runs only in the installer"
         [ -f "$(storefile "$disko")" ] || abort "disko script $disko was not built"
         step "Formatting hard drive with disko"
-        nassh 'bash -s' < "$(storefile "$disko")" > "$control/disko.log" 2>&1 || { tail -n 20 "$control/disko.log" >&2; exit 1; }
+        # As nixos-anywhere runs it: the script's store path shows on the node's process list.
+        nassh "bash -s $disko" < "$(storefile "$disko")" > "$control/disko.log" 2>&1 || { tail -n 20 "$control/disko.log" >&2; exit 1; }
         echo run >> "$control/disko-runs";;
       install)
         in_installer || abort "install runs only in the installer"
