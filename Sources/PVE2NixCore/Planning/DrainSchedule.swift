@@ -135,6 +135,26 @@ extension DrainSchedule {
         return max(Double(bytes) / model.uplinkBytesPerSecond, longest)
     }
 
+    /// A bound that also counts what the model forbids running together: moves that run alone one
+    /// after another beside nothing, moves sharing a backup storage one after another, and each
+    /// peer's link. The schedule can reach this one; the gap from `lowerBound` to it is the price of
+    /// the rules, not of the scheduler.
+    public static func constrainedLowerBound(_ jobs: [Job], model: LinkModel) -> Double {
+        var bound = lowerBound(jobs, model: model)
+        let alone = jobs.filter(\.runsAlone)
+        let rest = jobs.filter { !$0.runsAlone }
+        bound = max(bound, alone.map { aloneSeconds($0, model: model) }.reduce(0, +)
+                    + Double(rest.reduce(Int64(0)) { $0.saturatingAdd($1.uplinkBytes) }) / model.uplinkBytesPerSecond)
+        for key in Set(jobs.compactMap(\.exclusiveKey)) {
+            bound = max(bound, jobs.filter { $0.exclusiveKey == key }.map { aloneSeconds($0, model: model) }.reduce(0, +))
+        }
+        for peer in Set(jobs.map(\.to)) {
+            let bytes = jobs.filter { $0.to == peer }.reduce(Int64(0)) { $0.saturatingAdd($1.bytes) }
+            bound = max(bound, Double(bytes) / model.peerLink(peer))
+        }
+        return bound
+    }
+
     /// One job's length with the links to itself.
     public static func aloneSeconds(_ job: Job, model: LinkModel) -> Double {
         let rate = min(model.streamBytesPerSecond, model.uplinkBytesPerSecond, model.peerLink(job.to))
@@ -145,8 +165,10 @@ extension DrainSchedule {
     /// The planned schedule: moves that run alone first, one after another; then the rest longest
     /// first, starting a move whenever the uplink and its peer's link have a stream's worth of room.
     public static func plan(_ jobs: [Job], model: LinkModel = LinkModel()) -> DrainSchedule {
+        // Moves that share a backup storage form a chain: start it early, it is the critical path.
         let order = jobs.indices.sorted { a, b in
             if jobs[a].runsAlone != jobs[b].runsAlone { return jobs[a].runsAlone }
+            if (jobs[a].exclusiveKey != nil) != (jobs[b].exclusiveKey != nil) { return jobs[a].exclusiveKey != nil }
             let (la, lb) = (aloneSeconds(jobs[a], model: model), aloneSeconds(jobs[b], model: model))
             if la != lb { return la > lb }
             return jobs[a].vmid < jobs[b].vmid
