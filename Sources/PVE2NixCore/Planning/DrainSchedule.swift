@@ -143,8 +143,10 @@ extension DrainSchedule {
         var bound = lowerBound(jobs, model: model)
         let alone = jobs.filter(\.runsAlone)
         let rest = jobs.filter { !$0.runsAlone }
+        // Nothing runs beside a move that runs alone, so the rest fits in the time left over.
         bound = max(bound, alone.map { aloneSeconds($0, model: model) }.reduce(0, +)
-                    + Double(rest.reduce(Int64(0)) { $0.saturatingAdd($1.uplinkBytes) }) / model.uplinkBytesPerSecond)
+                    + max(Double(rest.reduce(Int64(0)) { $0.saturatingAdd($1.uplinkBytes) }) / model.uplinkBytesPerSecond,
+                          rest.map { aloneSeconds($0, model: model) }.max() ?? 0))
         for key in Set(jobs.compactMap(\.exclusiveKey)) {
             bound = max(bound, jobs.filter { $0.exclusiveKey == key }.map { aloneSeconds($0, model: model) }.reduce(0, +))
         }
