@@ -75,5 +75,5 @@ if which == "rehearsal" || which == "all" {
         times.append(Date().timeIntervalSince(start))
         if !result.passed { print("rehearsal: checks failed: \(result.failed.map(\.id))") }
     }
-    report("rehearsal \(node) (wall, VM boot to power-off)", times, target: 60)
+    report("rehearsal \(node) (wall, VM boot to power-off)", times, target: 30)
 }
