@@ -50,7 +50,7 @@ import Testing
     @Test func movesThatRunAloneDoNotOverlapAnything() {
         let model = DrainSchedule.LinkModel()
         var jobs = (0..<4).map { DrainSchedule.Job(vmid: VMID(100 + $0), to: "a", method: .restart, bytes: 1_000_000_000, fixedSeconds: 10, stopsService: true, runsAlone: false) }
-        jobs.append(.init(vmid: 200, to: "b", method: .live, bytes: 4_000_000_000, fixedSeconds: 25, stopsService: false, runsAlone: true))
+        jobs.append(.init(vmid: VMID(200), to: "b", method: .live, bytes: 4_000_000_000, fixedSeconds: 25, stopsService: false, runsAlone: true))
         let schedule = DrainSchedule.plan(jobs, model: model)
         let alone = schedule.entries.first { $0.vmid == VMID(200) }!
         for e in schedule.entries where e.vmid != alone.vmid {
