@@ -1,3 +1,4 @@
+import Foundation
 import PVE2NixCore
 
 /// Renders a plan for a person, terraform-style: what moves where, what is destroyed, what to check.
@@ -49,6 +50,20 @@ public struct PlanTextView {
             out.line("    \(peer.node.rawValue.padded(14)) \(peer.online ? "online " : "OFFLINE") RAM \(ByteFormat.string(peer.memoryCommittedBeforeBytes)) -> \(ByteFormat.string(peer.memoryCommittedAfterBytes)) of \(ByteFormat.string(peer.memoryUsableBytes)) usable; vCPU \(peer.vcpusBefore) -> \(peer.vcpusAfter) of \(peer.vcpuLimit); receives \(received.isEmpty ? "nothing" : received)")
         }
         if let backup = plan.drain.backupStorage { out.line("  Backup storage: \(backup)") }
+        out.blank()
+        renderSchedule(&out)
+    }
+
+    private func renderSchedule(_ out: inout TextBuffer) {
+        guard let schedule = plan.drain.schedule, !schedule.entries.isEmpty else { return }
+        let m = schedule.model
+        func rate(_ bytesPerSecond: Double) -> String { "\(ByteFormat.string(Int64(bytesPerSecond)))/s" }
+        out.line("Drain schedule: \(DurationText.string(schedule.makespanSeconds)), \(String(format: "%.2f", schedule.boundRatio))x the physical bound of \(DurationText.string(schedule.lowerBoundSeconds)); up to \(schedule.concurrency) moves at once (drain --concurrency \(schedule.concurrency))")
+        out.line("  assumes uplink \(rate(m.uplinkBytesPerSecond)), peer links \(rate(m.peerLinkBytesPerSecond)), \(rate(m.streamBytesPerSecond)) per stream; HA moves run alone, backup-restores one at a time")
+        for e in schedule.entries {
+            let down = e.downtimeSeconds > 0 ? "down \(DurationText.string(e.downtimeSeconds))" : "no downtime"
+            out.line("  \(String(format: "%7.1f", e.startSeconds)) s - \(String(format: "%7.1f", e.endSeconds)) s  \(e.vmid.description.padded(6)) -> \(e.to.rawValue.padded(14)) \(e.method.rawValue.padded(14)) \(ByteFormat.string(e.bytes).padded(9)) \(down)\(e.runsAlone ? " (alone)" : "")")
+        }
         out.blank()
     }
 

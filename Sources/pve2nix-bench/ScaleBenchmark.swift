@@ -9,6 +9,8 @@ struct ProcessMeasure {
     var seconds: Double
     var peakBytes: Int64
     var status: Int32
+    /// User and system CPU time: what the wall time would be on an idle machine, near enough.
+    var cpuSeconds: Double
 }
 
 /// Runs `executable` with its output sent to /dev/null and measures it with `wait4`'s rusage.
@@ -27,7 +29,8 @@ func measure(_ executable: String, _ arguments: [String]) throws -> ProcessMeasu
     var status: Int32 = 0
     var usage = rusage()
     wait4(pid, &status, 0, &usage)
-    return ProcessMeasure(seconds: Date().timeIntervalSince(start), peakBytes: Int64(usage.ru_maxrss) * 1024, status: (status >> 8) & 0xff)
+    let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    return ProcessMeasure(seconds: Date().timeIntervalSince(start), peakBytes: Int64(usage.ru_maxrss) * 1024, status: (status >> 8) & 0xff, cpuSeconds: cpu)
 }
 
 /// Plan and inspect, end to end as a process, on synthetic sites of 3 to 1,000 nodes with 50 guests each.
@@ -51,16 +54,17 @@ func runScaleBenchmark(quick: Bool) throws {
             inspects.append(try measure(binary, ["inspect", "--site", dir.path, "--node", node, "--json"]))
         }
         let plan = plans.map(\.seconds).sorted()[plans.count / 2], inspect = inspects.map(\.seconds).sorted()[inspects.count / 2]
+        let planCPU = plans.map(\.cpuSeconds).sorted()[plans.count / 2]
         let planRSS = plans.map(\.peakBytes).max()!, inspectRSS = inspects.map(\.peakBytes).max()!
         var growth = ""
         if let p = previous {
             growth = String(format: "; growth x%.2f plan, x%.2f inspect for x%.0f the site", plan / p.plan, inspect / p.inspect, Double(nodes) / Double(p.nodes))
         }
-        print(String(format: "scale %4d nodes / %5d guests: plan %.3f s, %.0f MB; inspect --node --json %.3f s, %.0f MB%@",
-                     nodes, nodes * 50, plan, Double(planRSS) / 1e6, inspect, Double(inspectRSS) / 1e6, growth))
+        print(String(format: "scale %4d nodes / %5d guests: plan %.3f s (CPU %.3f s), %.0f MB; inspect --node --json %.3f s, %.0f MB%@",
+                     nodes, nodes * 50, plan, planCPU, Double(planRSS) / 1e6, inspect, Double(inspectRSS) / 1e6, growth))
         if nodes == 1000 {
-            print(String(format: "  target 1,000 nodes: plan under 1 s (ratio %.2f %@) and under 300 MB (ratio %.2f %@)",
-                         plan / 1.0, plan <= 1.0 ? "(meets)" : "(MISSES)", Double(planRSS) / 300e6, planRSS <= 300_000_000 ? "(meets)" : "(MISSES)"))
+            print(String(format: "  target 1,000 nodes: plan under 1 s (wall ratio %.2f %@; CPU ratio %.2f %@) and under 300 MB (ratio %.2f %@)",
+                         plan / 1.0, plan <= 1.0 ? "(meets)" : "(MISSES)", planCPU / 1.0, planCPU <= 1.0 ? "(meets)" : "(MISSES)", Double(planRSS) / 300e6, planRSS <= 300_000_000 ? "(meets)" : "(MISSES)"))
         }
         if plans.contains(where: { $0.status > 1 }) { print("  plan exited \(plans.map(\.status)) (2: the bundle could not be read)") }
         previous = (nodes, plan, inspect)

@@ -103,6 +103,8 @@ public struct DrainPlan: Sendable, Hashable, Codable {
     public var peers: [PeerCapacity]
     public var memoryHeadroomPercent: Int
     public var backupStorage: String?
+    /// The planned schedule of the moves; nil in plans saved before it was planned.
+    public var schedule: DrainSchedule? = nil
 
     public var isComplete: Bool { moves.allSatisfy { $0.method.movesGuest } }
 }

@@ -23,8 +23,13 @@ struct DrainPlanner {
             if a.memoryBytes != b.memoryBytes { return a.memoryBytes > b.memoryBytes }
             return a.vmid < b.vmid
         }
-        var moves: [VMID: DrainMove] = [:]
-        var unplaced: [(vmid: VMID, memory: Int64, vcpus: Int)] = []
+        // First each guest's method and the peers that pass every check other than room; then the
+        // placement over all of them at once (PeerPlacement); then the moves, in the same order.
+        var analysesInOrder: [DrainAnalysis] = []
+        var rejectionsInOrder: [[String]] = []
+        var placement = PeerPlacement(peers: peers.map {
+            PeerPlacement.Peer(usableBytes: $0.memoryUsableBytes, committedBytes: $0.memoryCommittedAfterBytes, vcpus: $0.vcpusAfter, vcpuLimit: $0.vcpuLimit)
+        }, guests: [])
         for guest in order {
             var analysis = analyses[guest.vmid] ?? guest.analyseDrain(site: site)
             if analysis.method == .backupRestore && backup == nil {
@@ -33,14 +38,10 @@ struct DrainPlanner {
                 analysis.method = .none
                 analysis.reason = "cannot move: no shared backup storage for backup-restore"
             }
-            var target: NodeName? = nil
-            var targetStorage: String? = nil
-            var restoreStorage: String? = nil
+            var eligible: [Int] = []
+            var rejections: [String] = []
             if analysis.method.movesGuest {
-                let demand = guest.template ? 0 : guest.memoryBytes
                 let pinned = intent.guests[guest.vmid]?.target
-                var rejections: [String] = []
-                var best: (index: Int, score: Double)? = nil
                 for (i, peer) in peers.enumerated() {
                     if let pinned, pinned != peer.node { continue }
                     if let allowed = analysis.allowedNodes, !allowed.contains(peer.node) { rejections.append("\(peer.node): HA rule"); continue }
@@ -50,50 +51,61 @@ struct DrainPlanner {
                         rejections.append("\(peer.node): storage \(missing.joined(separator: ", ")) missing and no local storage for \(guest.kind == .qemu ? "images" : "rootdir")")
                         continue
                     }
-                    if guest.vcpus > peer.cpus { rejections.append("\(peer.node): \(guest.vcpus) vCPUs > \(peer.cpus) CPUs"); continue }
-                    if !guest.template && peer.vcpusAfter.saturatingAdd(guest.vcpus) > peer.vcpuLimit { rejections.append("\(peer.node): vCPU limit \(peer.vcpuLimit)"); continue }
-                    let after = peer.memoryCommittedAfterBytes.saturatingAdd(demand)
-                    if after > peer.memoryUsableBytes {
-                        rejections.append("\(peer.node): \(ByteFormat.string(max(0, peer.memoryUsableBytes.saturatingSubtract(peer.memoryCommittedAfterBytes)))) free of \(ByteFormat.string(demand)) needed")
+                    if analysis.method == .backupRestore && restoreStorage(for: guest, on: peer.node) == nil {
+                        rejections.append("\(peer.node): no storage holds \(guest.kind == .qemu ? "images" : "rootdir") to restore into")
                         continue
                     }
-                    let score = Double(after) / Double(max(peer.memoryUsableBytes, 1))
-                    if best == nil || score < best!.score - 1e-9 { best = (i, score) }
+                    if guest.vcpus > peer.cpus { rejections.append("\(peer.node): \(guest.vcpus) vCPUs > \(peer.cpus) CPUs"); continue }
+                    eligible.append(i)
                 }
-                if let best {
-                    target = peers[best.index].node
-                    let missing = analysis.requiredStorages.filter { !(site.storage($0)?.isAvailable(on: target!) ?? false) }.sorted()
-                    if !missing.isEmpty, let substitute = substituteStorage(for: guest.kind, on: target!) {
-                        targetStorage = substitute
-                        analysis.blockers.append(Blocker(kind: .storageMissing, severity: .note,
-                            message: "storage \(missing.joined(separator: ", ")) does not exist on \(target!); its volumes go to '\(substitute)' there (\(guest.kind == .qemu ? "targetstorage" : "target-storage"))",
-                            file: "cluster/storage.cfg", line: missing.compactMap { site.storage($0)?.line }.first))
-                    }
-                    if analysis.method == .backupRestore {
-                        restoreStorage = self.restoreStorage(for: guest, on: target!)
-                        if restoreStorage == nil {
-                            analysis.blockers.append(Blocker(kind: .storageMissing, severity: .blocks,
-                                message: "no storage on \(target!) holds \(guest.kind == .qemu ? "images" : "rootdir") to restore into", file: "cluster/storage.cfg", line: nil))
-                            analysis.method = .none
-                            analysis.reason = "cannot move: no storage on the target to restore into"
-                            target = nil
-                        }
-                    }
-                    // Only a placed guest commits memory and CPUs on the peer.
-                    if target != nil && !guest.template {
-                        peers[best.index].memoryCommittedAfterBytes = peers[best.index].memoryCommittedAfterBytes.saturatingAdd(demand)
-                        peers[best.index].vcpusAfter = peers[best.index].vcpusAfter.saturatingAdd(guest.vcpus)
-                    }
-                    if target != nil { peers[best.index].guestsReceived.append(guest.vmid) }
-                } else {
-                    let why = pinned.map { "pinned to \($0) by site.toml; " } ?? ""
-                    analysis.blockers.append(Blocker(kind: .capacity, severity: .blocks,
-                        message: "no peer can take it: \(why)\(rejections.isEmpty ? "no peers" : rejections.joined(separator: "; "))", file: nil, line: nil))
-                    analysis.method = .none
-                    analysis.reason = "cannot move: no peer has room or the storage it needs"
-                    if rejections.contains(where: { $0.contains("free of") || $0.contains("vCPU limit") }) {
-                        unplaced.append((guest.vmid, demand, guest.template ? 0 : guest.vcpus))
-                    }
+            }
+            analysesInOrder.append(analysis)
+            rejectionsInOrder.append(rejections)
+            placement.guests.append(PeerPlacement.Guest(memoryBytes: guest.template ? 0 : guest.memoryBytes, vcpus: guest.template ? 0 : guest.vcpus,
+                                                       eligible: eligible, waits: analysis.blockers.contains { $0.severity == .action }))
+        }
+        let assignment = placement.solve()
+
+        var moves: [VMID: DrainMove] = [:]
+        var unplaced: [(vmid: VMID, memory: Int64, vcpus: Int)] = []
+        for (index, guest) in order.enumerated() {
+            var analysis = analysesInOrder[index]
+            let demand = placement.guests[index].memoryBytes
+            var target: NodeName? = nil
+            var targetStorage: String? = nil
+            var restoreStorage: String? = nil
+            if let chosen = assignment[index] {
+                target = peers[chosen].node
+                let missing = analysis.requiredStorages.filter { !(site.storage($0)?.isAvailable(on: target!) ?? false) }.sorted()
+                if !missing.isEmpty, let substitute = substituteStorage(for: guest.kind, on: target!) {
+                    targetStorage = substitute
+                    analysis.blockers.append(Blocker(kind: .storageMissing, severity: .note,
+                        message: "storage \(missing.joined(separator: ", ")) does not exist on \(target!); its volumes go to '\(substitute)' there (\(guest.kind == .qemu ? "targetstorage" : "target-storage"))",
+                        file: "cluster/storage.cfg", line: missing.compactMap { site.storage($0)?.line }.first))
+                }
+                if analysis.method == .backupRestore { restoreStorage = self.restoreStorage(for: guest, on: target!) }
+                // Only a placed guest commits memory and CPUs on the peer.
+                if !guest.template {
+                    peers[chosen].memoryCommittedAfterBytes = peers[chosen].memoryCommittedAfterBytes.saturatingAdd(demand)
+                    peers[chosen].vcpusAfter = peers[chosen].vcpusAfter.saturatingAdd(guest.vcpus)
+                }
+                peers[chosen].guestsReceived.append(guest.vmid)
+            } else if analysis.method.movesGuest {
+                var rejections = rejectionsInOrder[index]
+                let final = placement.committedState(assignment)
+                for i in placement.guests[index].eligible {
+                    let peer = peers[i]
+                    if !guest.template && final[i].vcpus.saturatingAdd(guest.vcpus) > peer.vcpuLimit { rejections.append("\(peer.node): vCPU limit \(peer.vcpuLimit)"); continue }
+                    rejections.append("\(peer.node): \(ByteFormat.string(max(0, peer.memoryUsableBytes.saturatingSubtract(final[i].committedBytes)))) free of \(ByteFormat.string(demand)) needed")
+                }
+                let pinned = intent.guests[guest.vmid]?.target
+                let why = pinned.map { "pinned to \($0) by site.toml; " } ?? ""
+                analysis.blockers.append(Blocker(kind: .capacity, severity: .blocks,
+                    message: "no peer can take it: \(why)\(rejections.isEmpty ? "no peers" : rejections.joined(separator: "; "))", file: nil, line: nil))
+                analysis.method = .none
+                analysis.reason = "cannot move: no peer has room or the storage it needs"
+                if rejections.contains(where: { $0.contains("free of") || $0.contains("vCPU limit") }) {
+                    unplaced.append((guest.vmid, demand, guest.template ? 0 : guest.vcpus))
                 }
             }
             moves[guest.vmid] = DrainMove(
@@ -119,8 +131,11 @@ struct DrainPlanner {
             let line = site.resources.first { $0.vmid == firstLeft }?.line
             diagnostics.append(.error("cluster/resources.json", line, "the peers cannot take every guest: \(list) do not fit; they need \(missing.joined(separator: " and ")). Free room (stop or move other guests off the peers, lower memory in site.toml's [placement], or add a peer), or pin some guests with [guests.N] rehome = \"stay\"."))
         }
-        return DrainPlan(moves: guests.compactMap { moves[$0.vmid] }, peers: peers,
-                         memoryHeadroomPercent: intent.memoryHeadroomPercent, backupStorage: backup)
+        var plan = DrainPlan(moves: guests.compactMap { moves[$0.vmid] }, peers: peers,
+                             memoryHeadroomPercent: intent.memoryHeadroomPercent, backupStorage: backup)
+        let model = DrainSchedule.LinkModel()
+        plan.schedule = DrainSchedule.plan(DrainSchedule.jobs(for: plan, diskBytes: DrainTimeline.localDiskBytes(of: guests, storages: site.storages), model: model), model: model)
+        return plan
     }
 
     private func peerCapacities(diagnostics: inout [Diagnostic]) -> [PeerCapacity] {
