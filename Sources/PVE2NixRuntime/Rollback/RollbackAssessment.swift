@@ -27,6 +27,18 @@ public struct RollbackAssessment: Sendable, Hashable, Encodable {
         /// pve2nix migrates it back itself; otherwise `command` says what to run.
         public var automated: Bool
         public var command: String?
+        /// For a guest the drain restored under a new VMID: how pve2nix brings it back under its
+        /// old one (nil: it migrates back under the same VMID).
+        public var restore: Restore? = nil
+
+        public struct Restore: Sendable, Hashable, Encodable {
+            /// Where the copy's archive goes (the storage the drain backed it up to).
+            public var backupStorage: String
+            /// The storage on the node the guest is restored to.
+            public var storage: String
+            /// It ran before the drain: it is started again.
+            public var start: Bool
+        }
     }
 
     public struct Step: Sendable, Hashable, Encodable {
@@ -92,9 +104,14 @@ public struct RollbackAssessment: Sendable, Hashable, Encodable {
             let type = move.kind == .qemu ? "qemu" : "lxc"
             if let copy = r.copy {
                 let restore = move.kind == .qemu ? "qmrestore" : "pct restore"
+                // The archive the drain made names its backup storage; the copy goes back to the storage it was restored to.
+                let backupStorage = r.archive.flatMap { $0.split(separator: ":", maxSplits: 1).first.map(String.init) }
+                let way = backupStorage.flatMap { b in move.restoreStorage.map { GuestBack.Restore(backupStorage: b, storage: $0, start: move.status == "running" && !move.template) } }
                 return GuestBack(vmid: move.vmid, kind: move.kind, name: move.name, on: target, nowVMID: copy,
                                  how: "restored there as \(copy); back up \(copy), restore it on \(plan.node) as \(move.vmid) if that VMID is free, then remove \(copy)",
-                                 automated: false, command: "vzdump \(copy) --storage <backup storage> on \(target); then on \(plan.node): \(restore) <archive> \(move.vmid); then on \(target): \(move.kind == .qemu ? "qm" : "pct") destroy \(copy)")
+                                 automated: way != nil && !move.haManaged,
+                                 command: "vzdump \(copy) --storage \(backupStorage ?? "<backup storage>") --mode stop on \(target); then on \(plan.node): \(restore) <archive> \(move.vmid) --storage \(move.restoreStorage ?? "<storage>"); then on \(target): \(move.kind == .qemu ? "qm" : "pct") destroy \(copy)",
+                                 restore: way)
             }
             // Volumes that went to another storage have no known way back: the operator names it.
             // HA would move a guest straight back while the drain's rule keeps it off the node.

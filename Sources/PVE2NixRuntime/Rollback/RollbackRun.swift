@@ -87,6 +87,7 @@ public struct RollbackRun: Sendable {
     }
 
     func bringBack(_ guest: RollbackAssessment.GuestBack) async throws {
+        if let way = guest.restore { return try await RestoreBack(run: self, guest: guest, way: way).carryOut() }
         let node = assessment.node
         let view = try await tasks.cluster()
         guard let now = view.guests[guest.nowVMID] else { throw RollbackError.guestGone(guest.vmid) }
@@ -126,6 +127,10 @@ public enum RollbackError: LocalizedError, Sendable, Equatable {
     case guestElsewhere(VMID, expected: NodeName, found: NodeName)
     case guestLocked(VMID, String)
     case migrationFailed(VMID, String)
+    case vmidTaken(VMID, by: String, node: NodeName)
+    case copyChanged(VMID, copy: VMID, String)
+    case taskFailed(VMID, String, String)
+    case archiveMissing(VMID, copy: VMID, storage: String)
 
     public var errorDescription: String? {
         switch self {
@@ -136,6 +141,10 @@ public enum RollbackError: LocalizedError, Sendable, Equatable {
         case .guestElsewhere(let id, let expected, let found): "guest \(id) is on \(found), not on \(expected) where the drain put it: someone moved it; left as it is."
         case .guestLocked(let id, let lock): "guest \(id) is locked (\(lock)): left as it is; run again once the lock is gone."
         case .migrationFailed(let id, let status): "migrating guest \(id) back failed: \(status)."
+        case .vmidTaken(let id, let by, let node): "VMID \(id) is taken by '\(by)' on \(node): the drain's copy is left where it is. Restore it by hand under another VMID (the printed command), or free \(id) and run the rollback again."
+        case .copyChanged(let id, let copy, let why): "guest \(id)'s copy \(copy) \(why): left as it is; nothing was removed."
+        case .taskFailed(let id, let what, let status): "bringing guest \(id) back: the \(what) failed (\(status)). Look at the task log, then run the rollback again: it resumes."
+        case .archiveMissing(let id, let copy, let storage): "the backup of \(id)'s copy \(copy) ended but no archive of it is on \(storage): nothing was restored; run the rollback again."
         }
     }
 }
