@@ -94,6 +94,10 @@ extension PVE2Nix {
             var rollback = RollbackRun(assessment: assessment, target: target, connect: { t in try sshOptions.shell(t, pins: pins, runner: runner) },
                                        tasks: ProxmoxTasks(api: client, clock: ContinuousClock()), log: SQLiteRunLog(store: acting.journal, run: acting.run.id))
             rollback.progress = { print(TerminalText.safe("• " + $0)) }
+            // After path B: the Proxmox key the boot image's pin replaced, from the capture.
+            rollback.pins = pins
+            let captured = URL(fileURLWithPath: reviewed.bundle).appendingPathComponent("nodes/\(node)/ssh_host_ed25519_key.pub").path
+            rollback.nodeKey = (try? String(contentsOfFile: captured, encoding: .utf8)).flatMap { try? SSHPublicKey(parsing: $0.trimmingCharacters(in: .whitespacesAndNewlines)) }
             let left: [VMID: String]
             do { left = try await rollback.run() } catch {
                 try? await client.shutdown()

@@ -132,4 +132,29 @@ import Testing
         let view = try await ProxmoxTasks(api: cluster, clock: ImmediateClock()).cluster()
         #expect(view.guests[g.nowVMID]?.node == g.on && view.guests[g.nowVMID]?.status == "running", "the copy was touched")
     }
+
+    @Test func afterPathBTheProxmoxKeyIsPinnedAgainBeforeWaitingForProxmox() async throws {
+        let (cluster, drained) = try await Self.drained()
+        let w = try InstallRunPathBTests.world(stickAfter: 0)
+        let log = InMemoryRunLog(drained + InstallRunTests.passedChecks)
+        // Not confirmed: the installer booted from the stick answers, nothing is wiped.
+        await #expect(throws: InstallError.self) { try await InstallRunPathBTests.install(w, log, confirm: false).run() }
+        #expect(try w.pins.fingerprint(for: InstallRunTests.target) == InstallRunPathBTests.installerKey.fingerprint)
+        let a = RollbackAssessment.assess(plan: InstallRunPathBTests.plan, entries: await log.entries())
+        #expect(a.position == .installer && a.steps.contains { $0.what.contains("Proxmox host key again") }, "\(a.steps)")
+
+        let node = w.node, pins = w.pins
+        var r = RollbackRun(assessment: a, target: InstallRunTests.target, connect: { _ in try node.connect(checking: pins) },
+                            tasks: ProxmoxTasks(api: cluster, clock: ImmediateClock(), pollInterval: .milliseconds(1)), log: log)
+        r.limits.poll = .milliseconds(1)
+        // Without the captured key it stops before the reboot, saying how to pin it by hand.
+        await #expect(throws: RollbackError.nodeKeyUnknown("villa-pve-01", fingerprint: InstallRunPathBTests.proxmoxKey.fingerprint.description)) { try await r.run() }
+        #expect(node.state.withLock { $0.system } == .installer, "it rebooted the node without a key to wait for")
+        r.pins = pins
+        r.nodeKey = InstallRunPathBTests.proxmoxKey
+        #expect(try await r.run().isEmpty)
+        #expect(try pins.fingerprint(for: InstallRunTests.target) == InstallRunPathBTests.proxmoxKey.fingerprint)
+        #expect(node.state.withLock { $0.system } == .proxmox)
+        #expect(await log.entries().contains { $0.stage == .rollback && $0.phase == .verified && $0.detail.contains("Proxmox host key") })
+    }
 }

@@ -68,6 +68,9 @@ public struct RollbackAssessment: Sendable, Hashable, Encodable {
             steps.append(Step(what: "reboot \(node) out of the installer: its disks are untouched, so Proxmox boots again; wait for it with its pinned host key and its own name", automated: true, command: "reboot"))
             fallthrough
         case .drained:
+            if entries.contains(where: { $0.stage == .bootImage && $0.phase == .requested }) {
+                steps.append(Step(what: "pin \(node)'s Proxmox host key again in place of the boot image's installer key (the one the journal says it replaced, from the capture); take the installer stick out of \(node)", automated: true, command: nil))
+            }
             steps.append(Step(what: "wait until \(node) is online in the cluster again", automated: true, command: nil))
             for g in guests {
                 steps.append(Step(what: "bring \(g.kind.rawValue) \(g.vmid) (\(g.name)) back from \(g.on): \(g.how)", automated: g.automated, command: g.command))
