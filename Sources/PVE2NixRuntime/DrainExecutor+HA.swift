@@ -29,7 +29,7 @@ extension DrainExecutor {
     /// `ha`: `planned` with the rule's nodes before, `done` with before and after.
     func releaseHA(for move: DrainMove, target: NodeName) async throws {
         let sid = "\(move.kind == .lxc ? "ct" : "vm"):\(move.vmid)"
-        var changes: [(what: String, before: String, after: String, request: ProxmoxRequest)] = []
+        var changes: [(change: HAChange, request: ProxmoxRequest)] = []
         let rules: JSONValue?
         do {
             rules = try await read(.haRules())
@@ -41,7 +41,7 @@ extension DrainExecutor {
                 let resources = (rule["resources"]?.stringValue ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
                 guard resources.contains(sid), let name = rule["rule"]?.stringValue, let nodes = rule["nodes"]?.stringValue, Self.mentions(nodes, move.from) else { continue }
                 let after = Self.nodes(nodes, without: move.from, preferring: target)
-                changes.append(("HA rule '\(name)'", nodes, after, .updateHARule(name, nodes: after)))
+                changes.append((HAChange(kind: .rule, name: name, before: nodes, after: after), .updateHARule(name, nodes: after)))
             }
         } else {
             let resources = try await read(.haResources())
@@ -49,15 +49,15 @@ extension DrainExecutor {
             if let group, let entry = (try await read(.haGroups())).arrayValue?.first(where: { $0["group"]?.stringValue == group }),
                let nodes = entry["nodes"]?.stringValue, Self.mentions(nodes, move.from) {
                 let after = Self.nodes(nodes, without: move.from, preferring: target)
-                changes.append(("HA group '\(group)'", nodes, after, .updateHAGroup(group, nodes: after)))
+                changes.append((HAChange(kind: .group, name: group, before: nodes, after: after), .updateHAGroup(group, nodes: after)))
             }
         }
-        for change in changes {
-            let detail = "\(change.what): nodes '\(change.before)' → '\(change.after)'"
-            try await journal.append(DrainRecord(vmid: move.vmid, phase: .planned, step: .ha, target: target, detail: "taking \(move.from) out of \(detail)"))
-            _ = try await api.send(change.request)
-            try await journal.append(DrainRecord(vmid: move.vmid, phase: .done, step: .ha, target: target, detail: detail))
-            progress(.waiting(move.vmid, "\(change.what) no longer names \(move.from) (was '\(change.before)')"))
+        for (change, request) in changes {
+            let detail = "\(change.label): nodes '\(change.before)' → '\(change.after)'"
+            try await journal.append(DrainRecord(vmid: move.vmid, phase: .planned, step: .ha, target: target, ha: change, detail: "taking \(move.from) out of \(detail)"))
+            _ = try await api.send(request)
+            try await journal.append(DrainRecord(vmid: move.vmid, phase: .done, step: .ha, target: target, ha: change, detail: detail))
+            progress(.waiting(move.vmid, "\(change.label) no longer names \(move.from) (was '\(change.before)')"))
         }
     }
 

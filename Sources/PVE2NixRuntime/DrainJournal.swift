@@ -23,9 +23,12 @@ public struct DrainRecord: Sendable, Hashable, Codable {
     public var archive: String?
     /// The VMID the backup-restore restores the guest under on the target.
     public var copy: VMID?
+    /// The HA rule or group a step `ha` changed.
+    public var ha: HAChange?
     public var detail: String
 
-    public init(vmid: VMID, phase: Phase, step: Step = .migrate, target: NodeName?, upid: String? = nil, archive: String? = nil, copy: VMID? = nil, detail: String) {
+    public init(vmid: VMID, phase: Phase, step: Step = .migrate, target: NodeName?, upid: String? = nil, archive: String? = nil, copy: VMID? = nil,
+                ha: HAChange? = nil, detail: String) {
         self.vmid = vmid
         self.phase = phase
         self.step = step
@@ -33,6 +36,7 @@ public struct DrainRecord: Sendable, Hashable, Codable {
         self.upid = upid
         self.archive = archive
         self.copy = copy
+        self.ha = ha
         self.detail = detail
     }
 }

@@ -48,6 +48,8 @@ public struct RunFacts: Sendable, Hashable, Codable {
     public var hostKey: String?
     /// For cluster removal: which step (`ClusterRemovalStep.key`: delnode, replication:ID, …).
     public var removalStep: String?
+    /// For the drain: the HA rule or group it changed, with its nodes before and after.
+    public var haChange: HAChange?
 
     public init(drainStep: String? = nil, target: String? = nil, upid: String? = nil, archive: String? = nil, copyVMID: Int? = nil,
                 bootID: String? = nil, hostKeyFingerprint: String? = nil, storePath: String? = nil, removalStep: String? = nil, hostKey: String? = nil) {
@@ -61,6 +63,32 @@ public struct RunFacts: Sendable, Hashable, Codable {
         self.hostKeyFingerprint = hostKeyFingerprint
         self.storePath = storePath
         self.removalStep = removalStep
+    }
+}
+
+/// An HA rule (PVE 9) or group (PVE 8) the drain changed so that HA no longer wants the node.
+public struct HAChange: Sendable, Hashable, Codable {
+    public enum Kind: String, Sendable, Hashable, Codable { case rule, group }
+    public var kind: Kind
+    public var name: String
+    public var before: String
+    public var after: String
+
+    public init(kind: Kind, name: String, before: String, after: String) {
+        self.kind = kind
+        self.name = name
+        self.before = before
+        self.after = after
+    }
+
+    public var label: String { "HA \(kind.rawValue) '\(name)'" }
+
+    /// Whether two `node[:priority]` lists name the same entries (Proxmox may give them back in another order).
+    public static func sameNodes(_ a: String, _ b: String) -> Bool {
+        func entries(_ list: String) -> Set<String> {
+            Set(list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+        }
+        return entries(a) == entries(b)
     }
 }
 
@@ -105,7 +133,7 @@ extension DrainRecord {
     /// The drain's record as a line of the run journal.
     public var entry: RunEntry {
         RunEntry(stage: .drain, subject: vmid.rawValue == 0 ? .node : .guest(vmid), phase: RunPhase(rawValue: phase.rawValue) ?? .failed,
-                 facts: RunFacts(drainStep: step.rawValue, target: target?.rawValue, upid: upid, archive: archive, copyVMID: copy?.rawValue),
+                 facts: { var f = RunFacts(drainStep: step.rawValue, target: target?.rawValue, upid: upid, archive: archive, copyVMID: copy?.rawValue); f.haChange = ha; return f }(),
                  detail: detail)
     }
 
@@ -118,6 +146,6 @@ extension DrainRecord {
         case .guest(let id): vmid = id
         }
         self.init(vmid: vmid, phase: phase, step: step, target: entry.facts.target.map { NodeName($0) }, upid: entry.facts.upid,
-                  archive: entry.facts.archive, copy: entry.facts.copyVMID.map { VMID($0) }, detail: entry.detail)
+                  archive: entry.facts.archive, copy: entry.facts.copyVMID.map { VMID($0) }, ha: entry.facts.haChange, detail: entry.detail)
     }
 }

@@ -157,4 +157,28 @@ import Testing
         #expect(node.state.withLock { $0.system } == .proxmox)
         #expect(await log.entries().contains { $0.stage == .rollback && $0.phase == .verified && $0.detail.contains("Proxmox host key") })
     }
+
+    static func haNodes(_ cluster: FakeProxmoxCluster, _ rule: String) async throws -> String? {
+        try await cluster.send(.haRules()).arrayValue?.first { $0["rule"]?.stringValue == rule }?["nodes"]?.stringValue
+    }
+
+    @Test func theHARuleTheDrainChangedIsPutBackOnlyWhileItReadsWhatTheDrainLeft() async throws {
+        let (cluster, entries) = try await Self.drained()
+        let a = RollbackAssessment.assess(plan: DrainExecutorTests.plan, entries: entries)
+        let h = try #require(a.haChanges.first, "the villa drain changes an HA rule")
+        #expect(h.change.kind == .rule && h.change.before.contains("villa-pve-01") && !h.change.after.contains("villa-pve-01"))
+        #expect(HAChange.sameNodes(try await Self.haNodes(cluster, h.change.name) ?? "", h.change.after))
+        #expect(a.steps.contains { $0.automated && $0.what.contains("put back \(h.change.label)") })
+        let log = InMemoryRunLog()
+        #expect(try await Self.rollback(a, cluster, log: log).run().isEmpty)
+        #expect(HAChange.sameNodes(try await Self.haNodes(cluster, h.change.name) ?? "", h.change.before))
+        #expect(await log.entries().contains { $0.facts.haChange == h.change && $0.phase == .done })
+
+        // Someone changed it since the drain: left as it is, and the rollback says so.
+        let (other, drained) = try await Self.drained()
+        _ = try await other.send(.updateHARule(h.change.name, nodes: "villa-pve-03"))
+        let left = try await Self.rollback(RollbackAssessment.assess(plan: DrainExecutorTests.plan, entries: drained), other).run()
+        #expect(left[h.vmid]?.contains("changed since the drain") == true, "\(left)")
+        #expect(try await Self.haNodes(other, h.change.name) == "villa-pve-03")
+    }
 }

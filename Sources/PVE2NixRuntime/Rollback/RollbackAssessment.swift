@@ -52,6 +52,14 @@ public struct RollbackAssessment: Sendable, Hashable, Encodable {
     public var summary: String
     public var steps: [Step]
     public var guests: [GuestBack]
+    /// The HA rules and groups the drain changed, each with the guest it was changed for: the
+    /// rollback puts the nodes back as they were (only while the rule still reads what the drain left).
+    public var haChanges: [HABack] = []
+
+    public struct HABack: Sendable, Hashable, Encodable {
+        public var vmid: VMID
+        public var change: HAChange
+    }
 
     public static func assess(plan: ConversionPlan, entries: [RunEntry]) -> RollbackAssessment {
         let node = plan.node
@@ -59,6 +67,7 @@ public struct RollbackAssessment: Sendable, Hashable, Encodable {
         // Path B's boot-image stage is requested once the image is built: the node is in the installer only once it answered.
         let kexec = entries.contains { ($0.stage == .kexec && ($0.phase == .requested || $0.phase == .done)) || ($0.stage == .bootImage && $0.phase == .done) }
         let guests = guestsBack(plan: plan, entries: entries)
+        let ha = haBack(entries)
         let position: Position = wiped ? .wiped : kexec ? .installer : guests.isEmpty ? .untouched : .drained
         var steps: [Step] = []
         switch position {
@@ -75,7 +84,14 @@ public struct RollbackAssessment: Sendable, Hashable, Encodable {
             for g in guests {
                 steps.append(Step(what: "bring \(g.kind.rawValue) \(g.vmid) (\(g.name)) back from \(g.on): \(g.how)", automated: g.automated, command: g.command))
             }
-            steps.append(Step(what: "put back any HA rule or group the drain changed: the journal's drain entries (step ha) hold each before → after", automated: false, command: "pve2nix status \(node) --json"))
+            // A drain journaled before HA changes were kept as facts: its entries say before → after in words.
+            if entries.contains(where: { DrainRecord(entry: $0).map { $0.step == .ha && $0.phase == .done && $0.ha == nil } ?? false }) {
+                steps.append(Step(what: "put back the HA rules or groups this older drain changed: its drain entries (step ha) say each before → after", automated: false, command: "pve2nix status \(node) --json"))
+            }
+            for h in ha {
+                steps.insert(Step(what: "put back \(h.change.label) as it was before the drain: nodes '\(h.change.after)' → '\(h.change.before)' (only while it still reads '\(h.change.after)')",
+                                  automated: true, command: h.command), at: steps.count - guests.count)
+            }
         case .wiped:
             steps = [
                 Step(what: "the guests keep running on the peers: nothing about them needs undoing now", automated: false, command: nil),
@@ -83,7 +99,8 @@ public struct RollbackAssessment: Sendable, Hashable, Encodable {
                 Step(what: "on a peer, remove the old \(node) from the cluster if it is still listed, and its directory", automated: false, command: "pvecm delnode \(node); rm -r /etc/pve/nodes/\(node)"),
                 Step(what: "on the reinstalled \(node), join the cluster again", automated: false, command: "pvecm add <peer address>"),
                 Step(what: "then bring the guests back as listed below (migrations; restores from the backups that 'check' verified before the wipe)", automated: false, command: nil),
-            ] + guests.map { Step(what: "\($0.kind.rawValue) \($0.vmid) (\($0.name)) on \($0.on): \($0.how)", automated: false, command: $0.command) }
+            ] + ha.map { Step(what: "once \(node) is back in the cluster, put back \($0.change.label): nodes '\($0.change.before)'", automated: false, command: $0.command) }
+              + guests.map { Step(what: "\($0.kind.rawValue) \($0.vmid) (\($0.name)) on \($0.on): \($0.how)", automated: false, command: $0.command) }
         }
         let automated = steps.filter(\.automated).count
         let summary: String = switch position {
@@ -92,7 +109,23 @@ public struct RollbackAssessment: Sendable, Hashable, Encodable {
         case .installer: "\(node) was sent into the installer; its disks are untouched. pve2nix can do \(automated) of \(steps.count) steps."
         case .wiped: "the wipe of \(node) started: Proxmox is gone from it. Going back means reinstalling Proxmox and rejoining; pve2nix prints the runbook."
         }
-        return RollbackAssessment(node: node, position: position, summary: summary, steps: steps, guests: guests)
+        var assessment = RollbackAssessment(node: node, position: position, summary: summary, steps: steps, guests: guests)
+        assessment.haChanges = ha
+        return assessment
+    }
+
+    /// Each HA rule or group the drain changed, once: its nodes before the first change and after the last.
+    static func haBack(_ entries: [RunEntry]) -> [HABack] {
+        var result: [HABack] = []
+        for e in entries {
+            guard let r = DrainRecord(entry: e), r.step == .ha, r.phase == .done, let change = r.ha else { continue }
+            if let i = result.firstIndex(where: { $0.change.kind == change.kind && $0.change.name == change.name }) {
+                result[i].change.after = change.after
+            } else {
+                result.append(HABack(vmid: r.vmid, change: change))
+            }
+        }
+        return result
     }
 
     /// Every guest the drain moved, from the drain's journal entries, with how to bring it back.
@@ -123,13 +156,23 @@ public struct RollbackAssessment: Sendable, Hashable, Encodable {
             let sid = "\(move.kind == .qemu ? "vm" : "ct"):\(move.vmid)"
             if move.haManaged {
                 return GuestBack(vmid: move.vmid, kind: move.kind, name: move.name, on: target, nowVMID: move.vmid,
-                                 how: "HA manages it: put back its HA rule or group as the journal's drain entries show (before → after), then let HA migrate it",
+                                 how: "HA manages it: once pve2nix has put back its HA rule or group, HA brings it back by itself if failback is on; otherwise ask HA to migrate it",
                                  automated: false, command: "ha-manager crm-command migrate \(sid) \(plan.node)")
             }
             return GuestBack(vmid: move.vmid, kind: move.kind, name: move.name, on: target, nowVMID: move.vmid,
                              how: automated ? "migrate it back (\(move.method.rawValue))" : "its local disks went to storage \(move.targetStorage ?? "?") on \(target): migrate it back naming the storage on \(plan.node)",
                              automated: automated,
                              command: "POST /nodes/\(target)/\(type)/\(move.vmid)/migrate target=\(plan.node)\(online ? " online=1" : "")\(move.withLocalDisks ? (move.kind == .qemu ? " with-local-disks=1" : "") : "")\(move.kind == .lxc && move.method == .restart ? " restart=1" : "")\(automated ? "" : " targetstorage=<storage on \(plan.node)>")")
+        }
+    }
+}
+
+extension RollbackAssessment.HABack {
+    /// The API call that puts it back, as an operator would type it.
+    public var command: String {
+        switch change.kind {
+        case .rule: "PUT /cluster/ha/rules/\(change.name) type=node-affinity nodes=\(change.before)"
+        case .group: "PUT /cluster/ha/groups/\(change.name) nodes=\(change.before)"
         }
     }
 }

@@ -48,6 +48,10 @@ public struct RollbackRun: Sendable {
             throw RollbackError.nodeNotOnline(node, waited: limits.bootWait)
         }
         var left: [VMID: String] = [:]
+        // The HA rules first: with the node named again, HA itself may bring its guests back.
+        for h in assessment.haChanges {
+            do { try await putBack(h) } catch { left[h.vmid] = error.localizedDescription }
+        }
         for guest in assessment.guests where guest.automated {
             do { try await bringBack(guest) } catch { left[guest.vmid] = error.localizedDescription }
         }
@@ -115,6 +119,29 @@ public struct RollbackRun: Sendable {
         progress("pinned \(node)'s Proxmox host key \(back.nodeKey.fingerprint) again (the boot image's installer key is no longer trusted)")
     }
 
+    /// Puts an HA rule's or group's nodes back as they were before the drain, only while they
+    /// still read what the drain left (someone else's change is never overwritten).
+    func putBack(_ h: RollbackAssessment.HABack) async throws {
+        let change = h.change
+        let list: JSONValue = change.kind == .rule ? try await tasks.read(.haRules()) : try await tasks.read(.haGroups())
+        let key = change.kind == .rule ? "rule" : "group"
+        guard let entry = (list.arrayValue ?? []).first(where: { $0[key]?.stringValue == change.name }) else {
+            throw RollbackError.haChanged(change.label, expected: change.after, found: "gone")
+        }
+        let now = entry["nodes"]?.stringValue ?? ""
+        var facts = RunFacts(drainStep: "ha")
+        facts.haChange = change
+        if HAChange.sameNodes(now, change.before) {
+            try await record(.guest(h.vmid), .done, "\(change.label) names '\(change.before)' as before the drain", facts: facts)
+            return
+        }
+        guard HAChange.sameNodes(now, change.after) else { throw RollbackError.haChanged(change.label, expected: change.after, found: now) }
+        progress("putting back \(change.label): nodes '\(change.after)' → '\(change.before)'")
+        try await record(.guest(h.vmid), .requested, "putting back \(change.label): nodes '\(change.after)' → '\(change.before)'", facts: facts)
+        _ = try await tasks.api.send(change.kind == .rule ? .updateHARule(change.name, nodes: change.before) : .updateHAGroup(change.name, nodes: change.before))
+        try await record(.guest(h.vmid), .done, "\(change.label) names '\(change.before)' again", facts: facts)
+    }
+
     func bringBack(_ guest: RollbackAssessment.GuestBack) async throws {
         if let way = guest.restore { return try await RestoreBack(run: self, guest: guest, way: way).carryOut() }
         let node = assessment.node
@@ -158,6 +185,7 @@ public enum RollbackError: LocalizedError, Sendable, Equatable {
     case migrationFailed(VMID, String)
     case vmidTaken(VMID, by: String, node: NodeName)
     case nodeKeyUnknown(NodeName, fingerprint: String?)
+    case haChanged(String, expected: String, found: String)
     case copyChanged(VMID, copy: VMID, String)
     case taskFailed(VMID, String, String)
     case archiveMissing(VMID, copy: VMID, storage: String)
@@ -171,6 +199,7 @@ public enum RollbackError: LocalizedError, Sendable, Equatable {
         case .guestElsewhere(let id, let expected, let found): "guest \(id) is on \(found), not on \(expected) where the drain put it: someone moved it; left as it is."
         case .guestLocked(let id, let lock): "guest \(id) is locked (\(lock)): left as it is; run again once the lock is gone."
         case .migrationFailed(let id, let status): "migrating guest \(id) back failed: \(status)."
+        case .haChanged(let label, let expected, let found): "\(label) changed since the drain (it reads '\(found)', the drain left '\(expected)'): left as it is. Put its nodes back by hand if that is still wanted (the printed command)."
         case .nodeKeyUnknown(let node, let fp): "the boot image's installer key is pinned for \(node), and the Proxmox host key it replaced (\(fp ?? "none recorded")) is not in the capture bundle (nodes/\(node)/ssh_host_ed25519_key.pub): pve2nix cannot wait for Proxmox with a key it trusts. Read the key's fingerprint on the node's console ('ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub'), pin it, and run the rollback again."
         case .vmidTaken(let id, let by, let node): "VMID \(id) is taken by '\(by)' on \(node): the drain's copy is left where it is. Restore it by hand under another VMID (the printed command), or free \(id) and run the rollback again."
         case .copyChanged(let id, let copy, let why): "guest \(id)'s copy \(copy) \(why): left as it is; nothing was removed."
