@@ -189,3 +189,30 @@ import Testing
         #expect(ClanInstallCall(phase: phase, machine: NodeName("n"), flakeDirectory: "/t", target: Self.target, identityFile: "/k").targetHost == "root@10.1.10.11")
     }
 }
+
+extension InstallRunPathCTests {
+    /// The villa example with `tool = "clan"`: the dry run shows the kexec as path A, then the
+    /// exact clan commands, one phase each, and writes nothing.
+    @Test func theDryRunOfPathCPrintsTheExactClanCommands() throws {
+        let site = FileManager.default.temporaryDirectory.appendingPathComponent("pve2nix-pathc-site-\(UUID().uuidString)")
+        try FileManager.default.copyItem(at: Fixtures.packageRoot.appendingPathComponent("Examples/villa"), to: site)
+        defer { try? FileManager.default.removeItem(at: site) }
+        let toml = site.appendingPathComponent("site.toml")
+        let text = try String(contentsOf: toml, encoding: .utf8).replacingOccurrences(of: "[install]\n", with: "[install]\ntool = \"clan\"\n")
+        try Data(text.utf8).write(to: toml)
+        let tree = FileManager.default.temporaryDirectory.appendingPathComponent("pve2nix-pathc-dry-\(UUID().uuidString)")
+        let (status, out) = try CommandLineTests.run(["install", "villa-pve-01", "--site", site.path, "--generated", tree.path, "--dry-run", "--json"])
+        #expect(status == 0, "\(out)")
+        let steps = try JSONReader.parse(out)["steps"]?.arrayValue ?? []
+        let commands = steps.compactMap { $0["command"]?.stringValue }
+        #expect(commands.contains { $0.hasPrefix("nixos-anywhere --phases kexec") })
+        for phase in ["disko", "install", "reboot"] {
+            #expect(commands.contains { $0.hasPrefix("clan machines install villa-pve-01 --flake \(tree.path)") && $0.contains("--phases \(phase) --update-hardware-config none --yes") },
+                    "no clan \(phase) command in \(commands)")
+        }
+        #expect(!commands.contains { $0.hasPrefix("nixos-anywhere --phases disko") || $0.contains("--host-key-check") })
+        let what = steps.compactMap { $0["what"]?.stringValue }.joined(separator: "\n")
+        #expect(what.contains(ClanInstallCall.hostKeyVarPath(machine: NodeName("villa-pve-01"))))
+        #expect(!FileManager.default.fileExists(atPath: tree.path), "a dry run writes nothing")
+    }
+}
