@@ -216,3 +216,36 @@ extension InstallRunPathCTests {
         #expect(!FileManager.default.fileExists(atPath: tree.path), "a dry run writes nothing")
     }
 }
+
+extension InstallRunPathCTests {
+    /// The stand-in `clan` (no VM needed for this much): it refuses what clan refuses, and runs the
+    /// stand-in nixos-anywhere once for its phase with the store paths it built and the node's address.
+    @Test func theStandInClanTakesClansFlagsAndRunsOneNixosAnywherePhase() throws {
+        let control = FileManager.default.temporaryDirectory.appendingPathComponent("pve2nix-clan-standin-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: control) }
+        try StandInInstallTools.write(control: control)
+        let tree = control.appendingPathComponent("villa-pve-01")
+        try FileManager.default.createDirectory(at: tree, withIntermediateDirectories: true)
+        try Data("{ }".utf8).write(to: tree.appendingPathComponent("flake.nix"))
+        try Data("{ disko.devices.disk.main.device = \"\(Self.plan.disk!.byId.path)\"; }".utf8).write(to: tree.appendingPathComponent("disko.nix"))
+        let key = control.appendingPathComponent("install_ed25519")
+        try Data("key".utf8).write(to: key)
+        let clan = control.appendingPathComponent("bin/clan")
+        let call = ClanInstallCall(phase: .disko, machine: NodeName("villa-pve-01"), flakeDirectory: tree.path,
+                                   target: SSHTarget(user: "root", host: "fd00::1", port: 2222), identityFile: key.path)
+        let naCalls = control.appendingPathComponent("nixos-anywhere-calls")
+
+        #expect(try ProcessOutput.run(clan, call.arguments + ["--host-key-chec"]).status == 2, "an unknown flag")
+        #expect(try ProcessOutput.run(clan, call.arguments.filter { $0 != "--yes" }).status == 1, "no terminal for clan's prompt without --yes")
+        #expect(!FileManager.default.fileExists(atPath: naCalls.path))
+
+        // Told to fail before it touches the node: what matters is the nixos-anywhere call it made.
+        try Data().write(to: control.appendingPathComponent("fail-disko"))
+        #expect(try ProcessOutput.run(clan, call.arguments).status == 1)
+        let na = try String(contentsOf: naCalls, encoding: .utf8).split(separator: "\n")
+        #expect(na.count == 1)
+        let args = na.first.map(String.init) ?? ""
+        #expect(args.hasPrefix("--phases disko --store-paths /nix/store/") && args.contains("-disko /nix/store/") && args.contains("-nixos-system-villa-pve-01"))
+        #expect(args.hasSuffix("-i \(key.path) -p 2222 --target-host root@fd00::1"))
+    }
+}
