@@ -35,7 +35,7 @@ public enum RunPhase: String, Sendable, Hashable, Codable { case planned, reques
 
 /// What a step learned, kept so that a resumed run never asks twice and a later stage can check.
 public struct RunFacts: Sendable, Hashable, Codable {
-    /// For the drain: which of a guest's actions (migrate, shutdown, backup, restore…).
+    /// For the drain and a rollback: which of a guest's actions (migrate, shutdown, backup, restore…).
     public var drainStep: String?
     public var target: String?
     public var upid: String?

@@ -10,8 +10,10 @@ extension PVE2Nix {
             abstract: "Undo the run from where it stands: leave the installer, move the guests back; after the wipe, the runbook.",
             discussion: """
             Reads the journal to see how far the run got:
-              drained    the node runs Proxmox; pve2nix migrates the guests back (those restored under another
-                         VMID, or whose disks went to another storage, are listed with the commands to run)
+              drained    the node runs Proxmox; pve2nix migrates the guests back, and brings a guest the drain
+                         restored under another VMID back under its own (the copy backed up, restored on the
+                         node when its old VMID is free, checked, only then the copy removed); guests whose
+                         disks went to another storage, and HA-managed ones, are listed with the commands
               installer  the disks are untouched: pve2nix reboots the node out of the installer, waits for
                          Proxmox with the pinned host key, then moves the guests back
               wiped      Proxmox is gone: pve2nix prints the reinstall-and-rejoin runbook with the guests to
@@ -92,6 +94,10 @@ extension PVE2Nix {
             var rollback = RollbackRun(assessment: assessment, target: target, connect: { t in try sshOptions.shell(t, pins: pins, runner: runner) },
                                        tasks: ProxmoxTasks(api: client, clock: ContinuousClock()), log: SQLiteRunLog(store: acting.journal, run: acting.run.id))
             rollback.progress = { print(TerminalText.safe("• " + $0)) }
+            // After path B: the Proxmox key the boot image's pin replaced, from the capture.
+            rollback.pins = pins
+            let captured = URL(fileURLWithPath: reviewed.bundle).appendingPathComponent("nodes/\(node)/ssh_host_ed25519_key.pub").path
+            rollback.nodeKey = (try? String(contentsOfFile: captured, encoding: .utf8)).flatMap { try? SSHPublicKey(parsing: $0.trimmingCharacters(in: .whitespacesAndNewlines)) }
             let left: [VMID: String]
             do { left = try await rollback.run() } catch {
                 try? await client.shutdown()

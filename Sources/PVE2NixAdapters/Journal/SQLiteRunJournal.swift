@@ -100,11 +100,35 @@ public final class SQLiteRunJournal: Sendable {
 
     public func append(_ entry: RunEntry, run: Int64) throws {
         let facts = String(decoding: try JSONEncoder().encode(entry.facts), as: UTF8.self)
-        try queue.write { db in
+        let novel = try queue.write { db in
+            #if DEBUG
+            let seen = Self.crashAfterNewStep
+                ? try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM step WHERE stage = ? AND subject = ? AND phase = ?)",
+                                    arguments: [entry.stage.rawValue, entry.subject.description, entry.phase.rawValue]) ?? false
+                : true
+            #else
+            let seen = true
+            #endif
             try db.execute(sql: "INSERT INTO step (run_id, stage, subject, phase, facts, detail, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                            arguments: [run, entry.stage.rawValue, entry.subject.description, entry.phase.rawValue, facts, entry.detail, Date()])
+            return !seen
         }
+        #if DEBUG
+        // Committed: the kill lands right after the write, as a crash or power loss would.
+        if novel { kill(getpid(), SIGKILL) }
+        #else
+        _ = novel
+        #endif
     }
+
+    #if DEBUG
+    /// Test hook (debug builds only): with `PVE2NIX_TEST_CRASH_AFTER_NEW_STEP=1` the process is
+    /// SIGKILLed right after it commits a step the journal has not seen before (by stage, subject
+    /// and phase), whichever command writes it. Running a command again and again until it exits
+    /// kills it once after each step of the whole run in turn, and a resumed run that writes a
+    /// step again (a request repeated) goes on to its next new one.
+    static let crashAfterNewStep = ProcessInfo.processInfo.environment["PVE2NIX_TEST_CRASH_AFTER_NEW_STEP"] == "1"
+    #endif
 
     /// The entries of one run (or of every run), oldest first, with their times.
     public func entries(run: Int64? = nil) throws -> [(entry: RunEntry, at: Date, run: Int64)] {

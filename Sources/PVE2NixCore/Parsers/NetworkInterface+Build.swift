@@ -33,8 +33,10 @@ extension NetworkInterface {
         let portNames = Set(allStanzas.flatMap { s in
             (s.values("bridge-ports") + s.values("bond-slaves")).flatMap { $0.splitOnWhitespace() }
         })
+        // Grouped once: looking each name up by scanning every stanza made the build quadratic.
+        let byName = Dictionary(grouping: allStanzas, by: \.name)
         for name in document.names {
-            let stanzas = document.stanzas(named: name)
+            let stanzas = byName[name] ?? []
             guard let first = stanzas.first else { continue }
             var addresses: [CIDRAddress] = []
             var gateways: [String] = []
@@ -43,8 +45,9 @@ extension NetworkInterface {
             var merged: [String: (value: String, option: InterfaceOption)] = [:]
             for stanza in stanzas {
                 let netmasks = stanza.values("netmask")
-                for (i, option) in stanza.options.enumerated() where option.key == "address" {
-                    let index = stanza.options[..<i].filter { $0.key == "address" }.count
+                var index = -1
+                for option in stanza.options where option.key == "address" {
+                    index += 1
                     let mask = index < netmasks.count ? netmasks[index] : nil
                     var value = option.value
                     if let hash = value.firstIndex(of: "#") {

@@ -27,6 +27,18 @@ public struct RollbackAssessment: Sendable, Hashable, Encodable {
         /// pve2nix migrates it back itself; otherwise `command` says what to run.
         public var automated: Bool
         public var command: String?
+        /// For a guest the drain restored under a new VMID: how pve2nix brings it back under its
+        /// old one (nil: it migrates back under the same VMID).
+        public var restore: Restore? = nil
+
+        public struct Restore: Sendable, Hashable, Encodable {
+            /// Where the copy's archive goes (the storage the drain backed it up to).
+            public var backupStorage: String
+            /// The storage on the node the guest is restored to.
+            public var storage: String
+            /// It ran before the drain: it is started again.
+            public var start: Bool
+        }
     }
 
     public struct Step: Sendable, Hashable, Encodable {
@@ -56,6 +68,9 @@ public struct RollbackAssessment: Sendable, Hashable, Encodable {
             steps.append(Step(what: "reboot \(node) out of the installer: its disks are untouched, so Proxmox boots again; wait for it with its pinned host key and its own name", automated: true, command: "reboot"))
             fallthrough
         case .drained:
+            if entries.contains(where: { $0.stage == .bootImage && $0.phase == .requested }) {
+                steps.append(Step(what: "pin \(node)'s Proxmox host key again in place of the boot image's installer key (the one the journal says it replaced, from the capture); take the installer stick out of \(node)", automated: true, command: nil))
+            }
             steps.append(Step(what: "wait until \(node) is online in the cluster again", automated: true, command: nil))
             for g in guests {
                 steps.append(Step(what: "bring \(g.kind.rawValue) \(g.vmid) (\(g.name)) back from \(g.on): \(g.how)", automated: g.automated, command: g.command))
@@ -92,9 +107,14 @@ public struct RollbackAssessment: Sendable, Hashable, Encodable {
             let type = move.kind == .qemu ? "qemu" : "lxc"
             if let copy = r.copy {
                 let restore = move.kind == .qemu ? "qmrestore" : "pct restore"
+                // The archive the drain made names its backup storage; the copy goes back to the storage it was restored to.
+                let backupStorage = r.archive.flatMap { $0.split(separator: ":", maxSplits: 1).first.map(String.init) }
+                let way = backupStorage.flatMap { b in move.restoreStorage.map { GuestBack.Restore(backupStorage: b, storage: $0, start: move.status == "running" && !move.template) } }
                 return GuestBack(vmid: move.vmid, kind: move.kind, name: move.name, on: target, nowVMID: copy,
                                  how: "restored there as \(copy); back up \(copy), restore it on \(plan.node) as \(move.vmid) if that VMID is free, then remove \(copy)",
-                                 automated: false, command: "vzdump \(copy) --storage <backup storage> on \(target); then on \(plan.node): \(restore) <archive> \(move.vmid); then on \(target): \(move.kind == .qemu ? "qm" : "pct") destroy \(copy)")
+                                 automated: way != nil && !move.haManaged,
+                                 command: "vzdump \(copy) --storage \(backupStorage ?? "<backup storage>") --mode stop on \(target); then on \(plan.node): \(restore) <archive> \(move.vmid) --storage \(move.restoreStorage ?? "<storage>"); then on \(target): \(move.kind == .qemu ? "qm" : "pct") destroy \(copy)",
+                                 restore: way)
             }
             // Volumes that went to another storage have no known way back: the operator names it.
             // HA would move a guest straight back while the drain's rule keeps it off the node.

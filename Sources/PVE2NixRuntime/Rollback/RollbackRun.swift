@@ -20,6 +20,10 @@ public struct RollbackRun: Sendable {
     public let log: any RunLog
     public var limits = Limits()
     public var progress: @Sendable (String) -> Void = { _ in }
+    /// Path B pinned the installer's key for the node's address in place of the node's own: the
+    /// pins, and the node's Proxmox host key (from the capture), to pin it back before waiting.
+    public var pins: (any HostKeyPinning)?
+    public var nodeKey: SSHPublicKey?
 
     public init(assessment: RollbackAssessment, target: SSHTarget, connect: @escaping @Sendable (SSHTarget) async throws -> any RemoteShell,
                 tasks: ProxmoxTasks, log: any RunLog) {
@@ -37,7 +41,9 @@ public struct RollbackRun: Sendable {
             if assessment.position == .wiped { throw RollbackError.wiped(node) }
             return [:]
         }
-        if assessment.position == .installer { try await leaveInstaller() }
+        // Known before anything is done: a node rebooted into Proxmox must be reachable with a key pve2nix trusts.
+        let pinBack = try await nodeKeyToPinBack()
+        if assessment.position == .installer { try await leaveInstaller(pinningBack: pinBack) } else if let pinBack { try await pin(pinBack) }
         guard try await tasks.poll(limit: limits.bootWait, { try await tasks.cluster().online.contains(node) ? true : nil }) != nil else {
             throw RollbackError.nodeNotOnline(node, waited: limits.bootWait)
         }
@@ -53,7 +59,7 @@ public struct RollbackRun: Sendable {
     }
 
     /// Reboots the installer (which runs from memory) so the node boots Proxmox from its disks.
-    func leaveInstaller() async throws {
+    func leaveInstaller(pinningBack pinBack: PinBack? = nil) async throws {
         let node = assessment.node
         if let shell = try? await connect(target) {
             let release = (try? await shell.run("cat /etc/os-release", timeout: limits.command))?.standardOutputText ?? ""
@@ -66,6 +72,7 @@ public struct RollbackRun: Sendable {
             }
             try? await shell.close()
         }
+        if let pinBack { try await pin(pinBack) }
         progress("waiting up to \(limits.bootWait.components.seconds) s for \(node) to answer as Proxmox with its pinned key")
         let polls = max(1, Int((limits.bootWait / limits.poll).rounded(.up)))
         for _ in 0..<polls {
@@ -86,7 +93,30 @@ public struct RollbackRun: Sendable {
         throw RollbackError.proxmoxNotBack(node, waited: limits.bootWait)
     }
 
+    /// After path B the node's address is pinned to the installer's key: the Proxmox key the boot
+    /// image replaced (the journal names its fingerprint) goes back, and only that one.
+    struct PinBack { var installer: SSHPublicKey; var nodeKey: SSHPublicKey; var pins: any HostKeyPinning }
+
+    func nodeKeyToPinBack() async throws -> PinBack? {
+        guard let boot = try await log.entries().last(where: { $0.stage == .bootImage && $0.subject == .node && $0.phase == .requested }),
+              let installer = boot.facts.hostKey.flatMap({ try? SSHPublicKey(parsing: $0) }) else { return nil }
+        let replaced = boot.facts.hostKeyFingerprint
+        guard let pins, let nodeKey, replaced == nodeKey.fingerprint.description else {
+            throw RollbackError.nodeKeyUnknown(assessment.node, fingerprint: replaced)
+        }
+        return PinBack(installer: installer, nodeKey: nodeKey, pins: pins)
+    }
+
+    func pin(_ back: PinBack) async throws {
+        let node = assessment.node
+        if try back.pins.fingerprint(for: target) == back.nodeKey.fingerprint { return }
+        try back.pins.repin(target, to: back.nodeKey, replacing: back.installer.fingerprint)
+        try await record(.node, .verified, "pinned \(node)'s Proxmox host key \(back.nodeKey.fingerprint) again for \(target), in place of the boot image's installer key")
+        progress("pinned \(node)'s Proxmox host key \(back.nodeKey.fingerprint) again (the boot image's installer key is no longer trusted)")
+    }
+
     func bringBack(_ guest: RollbackAssessment.GuestBack) async throws {
+        if let way = guest.restore { return try await RestoreBack(run: self, guest: guest, way: way).carryOut() }
         let node = assessment.node
         let view = try await tasks.cluster()
         guard let now = view.guests[guest.nowVMID] else { throw RollbackError.guestGone(guest.vmid) }
@@ -126,6 +156,11 @@ public enum RollbackError: LocalizedError, Sendable, Equatable {
     case guestElsewhere(VMID, expected: NodeName, found: NodeName)
     case guestLocked(VMID, String)
     case migrationFailed(VMID, String)
+    case vmidTaken(VMID, by: String, node: NodeName)
+    case nodeKeyUnknown(NodeName, fingerprint: String?)
+    case copyChanged(VMID, copy: VMID, String)
+    case taskFailed(VMID, String, String)
+    case archiveMissing(VMID, copy: VMID, storage: String)
 
     public var errorDescription: String? {
         switch self {
@@ -136,6 +171,11 @@ public enum RollbackError: LocalizedError, Sendable, Equatable {
         case .guestElsewhere(let id, let expected, let found): "guest \(id) is on \(found), not on \(expected) where the drain put it: someone moved it; left as it is."
         case .guestLocked(let id, let lock): "guest \(id) is locked (\(lock)): left as it is; run again once the lock is gone."
         case .migrationFailed(let id, let status): "migrating guest \(id) back failed: \(status)."
+        case .nodeKeyUnknown(let node, let fp): "the boot image's installer key is pinned for \(node), and the Proxmox host key it replaced (\(fp ?? "none recorded")) is not in the capture bundle (nodes/\(node)/ssh_host_ed25519_key.pub): pve2nix cannot wait for Proxmox with a key it trusts. Read the key's fingerprint on the node's console ('ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub'), pin it, and run the rollback again."
+        case .vmidTaken(let id, let by, let node): "VMID \(id) is taken by '\(by)' on \(node): the drain's copy is left where it is. Restore it by hand under another VMID (the printed command), or free \(id) and run the rollback again."
+        case .copyChanged(let id, let copy, let why): "guest \(id)'s copy \(copy) \(why): left as it is; nothing was removed."
+        case .taskFailed(let id, let what, let status): "bringing guest \(id) back: the \(what) failed (\(status)). Look at the task log, then run the rollback again: it resumes."
+        case .archiveMissing(let id, let copy, let storage): "the backup of \(id)'s copy \(copy) ended but no archive of it is on \(storage): nothing was restored; run the rollback again."
         }
     }
 }

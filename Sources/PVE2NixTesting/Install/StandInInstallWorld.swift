@@ -14,6 +14,9 @@ public final class StandInInstallWorld: @unchecked Sendable {
     public private(set) var boots: [Mode] = []
     /// Extra actions for the next boot as the installer (e.g. another serial on a disk).
     public var nextInstallerOptions: ((inout StandInBootOptions) -> Void)?
+    /// Called after each boot, once the VM's sshd answers (e.g. to show the node offline in the
+    /// simulator once it runs the installer or NixOS: no pve-cluster speaks for it any more).
+    public var onBoot: (@Sendable (Mode) async -> Void)?
 
     public var bin: String { control.appendingPathComponent("bin").path }
     public var node: RunningStandIn? { lock.withLock { running } }
@@ -45,6 +48,7 @@ public final class StandInInstallWorld: @unchecked Sendable {
         lock.withLock { running = vm; boots.append(mode) }
         try await vm.waitForSSH(timeout: .seconds(300))
         print("standin-install: booted as \(mode.rawValue) in \(String(format: "%.1f", Date().timeIntervalSince(started))) s (port \(vm.sshPort))")
+        if let onBoot = lock.withLock({ self.onBoot }) { await onBoot(mode) }
         return vm
     }
 
