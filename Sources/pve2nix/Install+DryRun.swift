@@ -16,9 +16,12 @@ extension PVE2Nix.Install {
         let build = { (o: NixBuildCall.Output) in NixBuildCall(output: o, flakeDirectory: tree, node: plan.node).commandLine }
         let image = "<kexec-installer>/" + NixBuildCall.kexecTarballName
         let paths = NixosAnywhereCall.Source.storePaths(disko: "<disko-script>", toplevel: "<toplevel>")
-        let pathB = plan.install.path == .bootImage
+        let pathB = plan.install.path == .bootImage, pathC = plan.install.path == .clan
         func na(_ phase: NixosAnywhereCall.Phase, _ source: NixosAnywhereCall.Source) -> String {
-            NixosAnywhereCall(phase: phase, target: target, identityFile: keyPath, source: source, kexecImage: image,
+            if pathC, ClanInstallCall.phases.contains(phase) {
+                return ClanInstallCall(phase: phase, machine: plan.node, flakeDirectory: tree, target: target, identityFile: keyPath).commandLine
+            }
+            return NixosAnywhereCall(phase: phase, target: target, identityFile: keyPath, source: source, kexecImage: image,
                               hardwareReport: tree + "/facter.json", postKexecPort: target.port, copyHostKeys: !pathB).commandLine
         }
         let disks = ([plan.disk?.byId.path] + (plan.disk?.mirrors.map(\.byId.path) ?? [])).compactMap { $0 }.joined(separator: ", ")
@@ -54,13 +57,18 @@ extension PVE2Nix.Install {
             DryRunStep(stage: "disko", what: "run the disk gate in the installer (lsblk -J -b -O, ls -l /dev/disk/by-id, zpool list); stop if anything changed", command: nil),
             DryRunStep(stage: "disko", what: "confirm: type \(plan.node) and \(hash) (or --yes \(hash))", command: nil),
             DryRunStep(stage: "disko", what: "wipe and lay out \(disks)", command: na(.disko, paths)),
-            DryRunStep(stage: "install", what: pathB ? "install the built system (no --copy-host-keys: the installer's key is a throw-away)" : "install the built system, keeping the node's host keys", command: na(.install, paths)),
+            DryRunStep(stage: "install", what: pathC ? "install the system with clan (clan builds it from the tree; /mnt must then hold the built toplevel)"
+                       : pathB ? "install the built system (no --copy-host-keys: the installer's key is a throw-away)" : "install the built system, keeping the node's host keys", command: na(.install, paths)),
         ]
+        if pathC {
+            let varPath = ClanInstallCall.hostKeyVarPath(machine: plan.node)
+            steps.append(DryRunStep(stage: "reboot", what: "take the installed system's new host key from clan's sshd var in the tree (\(tree)/\(varPath), written by clan on this machine); without it, read (or make) /mnt/etc/ssh/ssh_host_ed25519_key.pub over the pinned installer connection", command: nil))
+        }
         if pathB {
             steps.append(DryRunStep(stage: "reboot", what: "read the installed system's host key over the pinned installer connection (made in the installer if the install left none)",
                                     command: "test -s /mnt/etc/ssh/ssh_host_ed25519_key.pub || ssh-keygen -q -t ed25519 -N '' -C root@\(plan.node) -f /mnt/etc/ssh/ssh_host_ed25519_key; cat /mnt/etc/ssh/ssh_host_ed25519_key.pub"))
         }
-        steps.append(DryRunStep(stage: "reboot", what: pathB ? "reboot into it; pin the installed system's key for \(target) in place of the installer's; wait for it with that key" : "reboot into it and wait for it at \(target) with the pinned host key", command: na(.reboot, paths)))
+        steps.append(DryRunStep(stage: "reboot", what: pathB || pathC ? "reboot into it; pin the installed system's key for \(target) in place of the \(pathC ? "node's (the kexec installer carried it)" : "installer's"); wait for it with that key" : "reboot into it and wait for it at \(target) with the pinned host key", command: na(.reboot, paths)))
         if options.json {
             struct Report: Encodable { var node: String; var planHash: String; var dryRun = true; var steps: [DryRunStep] }
             print(try JSONOutput.encode(Report(node: plan.node.rawValue, planHash: hash, steps: steps)))

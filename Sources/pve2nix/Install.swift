@@ -7,7 +7,7 @@ import PVE2NixRuntime
 extension PVE2Nix {
     struct Install: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Install NixOS on the node with nixos-anywhere: in place (path A) or from a boot image (path B), one phase at a time, journaled and resumable.",
+            abstract: "Install NixOS on the node with nixos-anywhere: in place (path A), from a boot image (path B) or through clan (path C), one phase at a time, journaled and resumable.",
             discussion: """
             Needs a passing 'pve2nix check' of this plan in the journal (the drain done, the disk gate, the
             rehearsed network). Then, each step journaled and skipped when done:
@@ -29,6 +29,13 @@ extension PVE2Nix {
               reboot   (path B: the installed system's host key is read, or made, under /mnt over the pinned
                        installer connection and pinned once the installer goes down) nixos-anywhere --phases
                        reboot; pve2nix waits for the installed system
+            Path C (clan): kexec and build as path A; then disko, install and reboot are each one
+                       'clan machines install NODE --flake TREE --target-host root@ADDR -i KEY --phases PHASE
+                       --update-hardware-config none --yes' (clan runs nixos-anywhere), the gate and your
+                       confirmation right before the disko one; before the reboot the installed system's new
+                       host key (clan's sshd var vars/per-machine/NODE/openssh/ssh.id_ed25519.pub/value in
+                       the tree, else read under /mnt in the installer) is journaled, and pinned once the
+                       reboot call ended. Never clan's --host-key-check: clan discards it
             nixos-anywhere runs with an ssh first on its PATH that checks the pinned key, each call bounded;
             its full output goes to $XDG_STATE_HOME/pve2nix/logs/<node>/. Run again after any failure,
             crash or Ctrl-C: it resumes, and never wipes twice. Then run 'pve2nix validate'.
@@ -73,6 +80,9 @@ extension PVE2Nix {
         @Option(name: .long, help: ArgumentHelp("The nix to build with.", valueName: "path"))
         var nix = "nix"
 
+        @Option(name: .long, help: ArgumentHelp("The clan to run (install path C).", valueName: "path"))
+        var clan = "clan"
+
         @Option(name: .long, help: ArgumentHelp("How long to wait for the installer, and later the installed system, to answer (seconds; default 600; path B waits for the boot image up to 3600 by default).", valueName: "seconds"))
         var wait: Int?
 
@@ -96,9 +106,6 @@ extension PVE2Nix {
             let reviewed = try ReviewedPlan.resolve(node: node, options: options)
             let plan = reviewed.plan
             let path = plan.install.path
-            guard path == .kexec || path == .bootImage else {
-                throw Failure.exit("the plan installs \(node) by \(path.title); 'pve2nix install' carries out paths A and B. For path C, run 'clan machines install' after 'pve2nix check'.", code: 2)
-            }
             if let yes, yes != reviewed.hash {
                 throw Failure.exit("--yes \(yes) is not this plan's hash (\(reviewed.hash)): nothing was done. Review the plan ('pve2nix plan') and pass its hash.", code: 2)
             }
@@ -115,7 +122,7 @@ extension PVE2Nix {
                 throw Failure.exit("\(generated) holds no flake.nix: write it with 'pve2nix generate \(node) --out \(generated)' first. Nothing was done.", code: 2)
             }
             let pins = sshOptions.pins(site: site)
-            // Path B pins the installer's key itself; path A needs the node's key pinned already.
+            // Path B pins the installer's key itself; paths A and C need the node's key pinned already.
             guard path == .bootImage || (try? pins.fingerprint(for: target)) ?? nil != nil else {
                 throw Failure.exit("no host key is pinned for \(target) in \(pins.path): pin it with 'pve2nix capture … --ssh \(node)=\(target)' first. Nothing was done.", code: 2)
             }
@@ -173,6 +180,8 @@ extension PVE2Nix {
             install.nix = nix
             install.nixosAnywhereEnvironment = shim.environment()
             install.bootImageSetup = setup
+            install.clan = clan
+            if path == .clan { install.clanSetup = InstallRun.ClanSetup(pins: pins, nodeKey: try? pins.fingerprint(for: target)) }
             install.limits.installerWait = .seconds(wait ?? 600)
             install.limits.bootWait = .seconds(wait ?? 600)
             install.limits.imageWait = .seconds(wait ?? 3600)

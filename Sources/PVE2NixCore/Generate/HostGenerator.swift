@@ -87,7 +87,7 @@ public struct HostGenerator: Sendable {
         func nix(_ path: String, _ expr: NixExpr, _ what: String...) {
             files.append(GeneratedFile(path: path, contents: NixRenderer.file(expr, header: header + what)))
         }
-        nix("flake.nix", FlakeModule(node: plan.node, branch: options.nixosBranch, clan: plan.install.path == .clan, installer: plan.install.path == .bootImage, kexec: plan.install.path == .kexec).expr, "The flake: nixosConfigurations.\(plan.node)\(plan.install.path == .bootImage ? " and its installer image" : "").")
+        nix("flake.nix", FlakeModule(node: plan.node, branch: options.nixosBranch, clan: plan.install.path == .clan, installer: plan.install.path == .bootImage, kexec: plan.install.path == .kexec || plan.install.path == .clan).expr, "The flake: nixosConfigurations.\(plan.node)\(plan.install.path == .bootImage ? " and its installer image" : "").")
         nix("configuration.nix", HostModule(plan: plan, capture: capture, options: options, hasIncus: !incus.isEmpty, hasContainers: !nspawn.isEmpty).expr, "The host: boot loader, SSH, sops-nix, imports.")
         if let disk = plan.disk {
             nix("disko.nix", DiskoModule(disk: disk, firmware: capture.firmware ?? .uefi, filesystem: options.filesystem, capture: capture).build(diagnostics: &diagnostics),
@@ -105,9 +105,9 @@ public struct HostGenerator: Sendable {
                 "'pve2nix install' builds it (nix build --impure) with the keys' paths in PVE2NIX_INSTALLER_HOST_KEY and PVE2NIX_INSTALL_KEY:",
                 "they never enter this tree, but the installer's private host key is in the Nix store and the ISO. Keep the ISO private; the key serves one install.")
         }
-        if plan.install.path == .kexec {
+        if plan.install.path == .kexec || plan.install.path == .clan {
             nix("kexec-installer.nix", KexecInstallerModule(node: plan.node, sshKeys: options.sshKeys, management: plan.network).expr,
-                "Install path A: the kexec installer. It brings up the node's own network (not the stock per-MAC restore), so it answers where the node did.")
+                "Install path \(plan.install.path.rawValue): the kexec installer. It brings up the node's own network (not the stock per-MAC restore), so it answers where the node did.")
         }
         for unit in network.units + containers.networkdUnits {
             files.append(GeneratedFile(path: "networkd/\(unit.fileName)", contents: unit.unitFile))

@@ -25,11 +25,12 @@ public enum InstallError: LocalizedError, Sendable, Equatable {
     case imageNotBooted(host: String, waited: Duration, image: String)
     case installerKeyChanged(image: String, path: String)
     case installedHostKeyUnreadable(String)
+    case clanNotSetUp
 
     public var errorDescription: String? {
         switch self {
         case .pathNotSupported(let path):
-            "this command carries out install paths A and B; the plan's path is \(path.title). Use 'clan machines install' after 'pve2nix check', or plan another path in site.toml."
+            "this command carries out install paths A, B and C; the plan's path is \(path.title). Plan one of them in site.toml."
         case .checkNotPassed(let detail):
             "the node's checks have not all passed for this plan (\(detail)). Run 'pve2nix check' first; nothing was done."
         case .notThisNode(let host, let hostname, let node):
@@ -70,6 +71,8 @@ public enum InstallError: LocalizedError, Sendable, Equatable {
             "the installer image \(image) was built with another host key than \(path) holds now (was the file replaced?). pve2nix pins only the key it built in; nothing was done. Restore the key file, or start again with --new-run (a new image with a new key)."
         case .installedHostKeyUnreadable(let detail):
             "the installed system's host key could not be read in the installer (\(detail)). The system is installed; nothing was rebooted. Look at /mnt/etc/ssh in the installer and run again."
+        case .clanNotSetUp:
+            "install path C needs the site's pins for the installed system's new host key; nothing more was done (a pve2nix bug: report it)."
         case .bootNotReached(let host, let waited, let detail):
             "the installed system did not answer at \(host) within \(waited.seconds) s (\(detail)). Look at the node's console; 'pve2nix validate' checks it once it answers."
         }

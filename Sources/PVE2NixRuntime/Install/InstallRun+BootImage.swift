@@ -82,11 +82,12 @@ extension InstallRun {
     /// After a crash between the reboot and the re-pin, the node presents the key the journal
     /// read from /mnt; pin it then (it came over the pinned installer connection).
     func installedKeyFromJournal() async throws -> SSHPublicKey? {
-        guard plan.install.path == .bootImage, let last = try await log.latest(.reboot), last.phase == .requested else { return nil }
+        guard plan.install.path == .bootImage || plan.install.path == .clan, let last = try await log.latest(.reboot), last.phase == .requested else { return nil }
         return last.facts.hostKey.flatMap { try? SSHPublicKey(parsing: $0) }
     }
 
     func repinToInstalledSystem(_ key: SSHPublicKey) throws {
+        if plan.install.path == .clan { return try repinToClanSystem(key) }
         guard let setup = bootImageSetup else { throw InstallError.bootImageNotSetUp }
         try setup.pins.repin(target, to: key, replacing: setup.hostKey.fingerprint)
         events(.step("pinned the installed system's host key \(key.fingerprint) for \(target) (read from /mnt over the installer's pinned connection)"))

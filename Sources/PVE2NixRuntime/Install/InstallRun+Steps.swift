@@ -72,12 +72,16 @@ extension InstallRun {
 
     // MARK: nixos-anywhere
 
+    /// Runs one phase: nixos-anywhere itself, or on path C (all but the kexec) `clan machines
+    /// install` for that phase, which runs nixos-anywhere with the same environment (the strict ssh first on PATH).
     func runPhase(_ call: NixosAnywhereCall, limit: Duration, state: String) async throws {
+        let clanCall = clanCall(for: call)
         let phase = call.phase.rawValue
-        events(.step("nixos-anywhere \(phase): \(call.commandLine)"))
+        let (tool, executable, arguments) = clanCall.map { ("clan machines install --phases", clan, $0.arguments) } ?? ("nixos-anywhere", nixosAnywhere, call.arguments)
+        events(.step("\(tool) \(phase): \(clanCall?.commandLine ?? call.commandLine)"))
         let lastMarker = MarkerBox()
         do {
-            _ = try await processes.run(ProcessRequest(nixosAnywhere, call.arguments, environment: nixosAnywhereEnvironment, timeout: limit)) { line in
+            _ = try await processes.run(ProcessRequest(executable, arguments, environment: nixosAnywhereEnvironment, timeout: limit)) { line in
                 events(.line(phase: phase, line))
                 let t = line.text.trimmingCharacters(in: .whitespaces)
                 if t.hasPrefix("### "), t.hasSuffix(" ###"), t.count > 8 {
@@ -94,8 +98,8 @@ extension InstallRun {
             case .nonZeroExit(_, let status, let lines): detail = "\(status)\(step)" + (lines.isEmpty ? "" : "; last lines: " + lines.suffix(5).joined(separator: " | "))
             default: detail = error.localizedDescription
             }
-            try await record(RunStage(nixosAnywherePhase: call.phase), .failed, "nixos-anywhere \(phase): \(detail)")
-            throw InstallError.phaseFailed(phase: phase, detail: detail, state: state)
+            try await record(RunStage(nixosAnywherePhase: call.phase), .failed, "\(tool) \(phase): \(detail)")
+            throw InstallError.phaseFailed(phase: clanCall == nil ? phase : "\(phase) (run by clan machines install)", detail: detail, state: state)
         }
     }
 

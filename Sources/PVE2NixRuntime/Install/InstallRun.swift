@@ -1,8 +1,8 @@
 import Foundation
 import PVE2NixCore
 
-/// Install paths A and B, one nixos-anywhere phase per call, with pve2nix's own checks between
-/// the phases: the pinned host key on every connection, the installer awaited with a bound, the
+/// Install paths A, B and C, one nixos-anywhere phase per call (path C: one `clan machines
+/// install` per phase, after pve2nix's own kexec), with pve2nix's own checks between the phases: the pinned host key on every connection, the installer awaited with a bound, the
 /// disk gate and a typed confirmation right before the wipe, and every step journaled so that a
 /// rerun after a crash resumes and never wipes twice.
 public struct InstallRun: Sendable {
@@ -60,6 +60,8 @@ public struct InstallRun: Sendable {
     public var clock: any Clock<Duration> = ContinuousClock()
     public var nixosAnywhere = "nixos-anywhere"
     public var nix = "nix"
+    /// Path C: the clan that runs the disko, install and reboot phases (with `nixosAnywhereEnvironment`).
+    public var clan = "clan"
     /// Added to nixos-anywhere's environment (pve2nix's strict `ssh` first on PATH).
     public var nixosAnywhereEnvironment: [String: String] = [:]
     public var events: @Sendable (Event) -> Void = { _ in }
@@ -70,6 +72,8 @@ public struct InstallRun: Sendable {
     public var verifyInstallKey: @Sendable () async -> Bool = { false }
     /// Path B only: the installer's host key and the pins it changes.
     public var bootImageSetup: BootImageSetup?
+    /// Path C only: the pins that the installed system's new host key goes into.
+    public var clanSetup: ClanSetup?
 
     public init(plan: ConversionPlan, tree: String, target: SSHTarget, key: InstallKey, connect: @escaping @Sendable (SSHTarget) async throws -> any RemoteShell,
                 processes: any ProcessRunner, log: any RunLog, confirm: @escaping @Sendable (String) async -> Bool) {
@@ -87,11 +91,13 @@ public struct InstallRun: Sendable {
     /// system answering after its first boot.
     public func run() async throws {
         let path = plan.install.path
-        guard path == .kexec || path == .bootImage else { throw InstallError.pathNotSupported(path) }
+        guard path == .kexec || path == .bootImage || path == .clan else { throw InstallError.pathNotSupported(path) }
         try await requirePassedChecks()
         if try await done(.reboot) { events(.step("the installed system already booted (journal): nothing to do; run 'pve2nix validate'")); return }
-        if path == .kexec, try await !done(.kexec) { try await kexec() }
-        if path == .kexec, try await !done(.disko) { try await ensureHardwareReport() }
+        // Path C reaches the installer as path A does: the gate must run in it before clan wipes.
+        let kexecs = path == .kexec || path == .clan
+        if kexecs, try await !done(.kexec) { try await kexec() }
+        if kexecs, try await !done(.disko) { try await ensureHardwareReport() }
         if path == .bootImage, try await !done(.bootImage) { try await bootImage() }
         let paths = try await build()
         if try await !done(.disko) {
@@ -122,8 +128,8 @@ public struct InstallRun: Sendable {
         guard !latest.isEmpty else { throw InstallError.checkNotPassed("no check was recorded in this run") }
         let failed = latest.filter { $0.value.phase == .failed }.keys.sorted()
         guard failed.isEmpty else { throw InstallError.checkNotPassed("failed: \(failed.joined(separator: ", "))") }
-        if plan.install.path == .kexec, latest["network-rehearsed"] == nil {
-            throw InstallError.checkNotPassed("path A needs the rehearsal of the kexec installer's network units; none was checked")
+        if plan.install.path != .bootImage, latest["network-rehearsed"] == nil {
+            throw InstallError.checkNotPassed("path \(plan.install.path.rawValue) boots the kexec installer and needs the rehearsal of its network units; none was checked")
         }
     }
 
@@ -248,6 +254,8 @@ public struct InstallRun: Sendable {
             let shell = try await connect(target)
             defer { Task { try? await shell.close() } }
             newKey = try await installedSystemKey(shell)
+        } else if plan.install.path == .clan {
+            newKey = try await clanSystemKey()
         }
         try await record(.reboot, .requested, "rebooting the installer (boot \(now.bootID)) into the installed system" + (newKey.map { "; its host key is \($0.fingerprint)" } ?? ""),
                          facts: RunFacts(bootID: now.bootID, hostKeyFingerprint: newKey?.fingerprint.description, hostKey: newKey?.description))

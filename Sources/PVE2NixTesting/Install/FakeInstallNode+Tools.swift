@@ -3,7 +3,9 @@ import PVE2NixCore
 import PVE2NixRuntime
 
 extension FakeInstallNode {
-    /// Plays `nix build` (prints a store path per output) and `nixos-anywhere` (one phase per call).
+    /// Plays `nix build` (prints a store path per output), `nixos-anywhere` (one phase per call)
+    /// and `clan machines install --phases <one>` (path C: the same phase's effect; clan builds
+    /// the system itself, and its first run makes the sshd service's host key var).
     public func run(_ request: ProcessRequest, progress: @escaping @Sendable (ProcessOutputLine) -> Void) async throws -> ProcessResult {
         let args = request.arguments
         if request.executable.hasSuffix("nix"), args.first == "build", let attr = args.last {
@@ -18,12 +20,20 @@ extension FakeInstallNode {
             state.withLock { $0.builds.append(name) }
             return ProcessResult(status: .exited(0), standardOutput: Data((path + "\n").utf8))
         }
-        guard request.executable.hasSuffix("nixos-anywhere"), let i = args.firstIndex(of: "--phases"), i + 1 < args.count else {
-            throw ProcessRunnerError.launchFailed(command: request.commandLine, reason: "FakeInstallNode plays only nix build and nixos-anywhere")
+        let isClan = request.executable.hasSuffix("clan")
+        guard request.executable.hasSuffix("nixos-anywhere") || (isClan && args.starts(with: ["machines", "install"])),
+              let i = args.firstIndex(of: "--phases"), i + 1 < args.count else {
+            throw ProcessRunnerError.launchFailed(command: request.commandLine, reason: "FakeInstallNode plays only nix build, nixos-anywhere and clan machines install")
         }
         let phase = args[i + 1]
         let outcome: (fail: Bool, hang: Bool) = state.withLock { s in
-            s.calls.append(args)
+            if isClan {
+                s.clanCalls.append(args)
+                // clan runs its vars generators first: the sshd service's key, once.
+                if s.clanSSHD, s.clanHostKey == nil { s.clanHostKey = FakeHostKeys.ed25519(201, comment: "root@" + s.hostname).description }
+            } else {
+                s.calls.append(args)
+            }
             let f = s.failing.remove(phase) != nil, h = s.hanging.remove(phase) != nil
             return (f, h)
         }
@@ -50,6 +60,8 @@ extension FakeInstallNode {
                 s.mntMounted = true
             case "install":
                 if let i = args.firstIndex(of: "--store-paths"), i + 2 < args.count { s.mntProfile = args[i + 2] }
+                // clan builds the machine's toplevel from the flake: the same path as pve2nix's nix build.
+                if isClan { s.mntProfile = "/nix/store/\(String(repeating: "a", count: 32))-nixos-system-\(s.hostname)"; s.installedByClan = true }
             case "reboot":
                 s.bootedSystem = s.mntProfile
                 s.mntMounted = false

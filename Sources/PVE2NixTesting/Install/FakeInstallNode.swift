@@ -33,6 +33,13 @@ public final class FakeInstallNode: RemoteShell, ProcessRunner, Sendable {
         public var phaseRuns: [String: Int] = [:]
         public var builds: [String] = []
         public var calls: [[String]] = []
+        /// Path C: the `clan` calls (arguments after `clan`).
+        public var clanCalls: [[String]] = []
+        /// Path C: the tree uses clan's sshd service; its host key var (the `.pub` line), made by
+        /// the first clan call, is what the system clan installed presents.
+        public var clanSSHD = false
+        public var clanHostKey: String?
+        public var installedByClan = false
         /// Phases that fail (exit 1) or hang (stopped at their bound) on their next run.
         public var failing: Set<String> = []
         public var hanging: Set<String> = []
@@ -85,7 +92,8 @@ public final class FakeInstallNode: RemoteShell, ProcessRunner, Sendable {
                 throw RemoteShellError.connectionFailed(host: target.description, detail: "Connection refused")
             }
             guard let pins else { return }
-            let presented = s.system == .nixos ? (s.mntHostKey.flatMap { try? SSHPublicKey(parsing: $0) } ?? s.hostKeys[.nixos]) : s.hostKeys[s.system]
+            let clanKey = s.installedByClan ? s.clanHostKey.flatMap { try? SSHPublicKey(parsing: $0) } : nil
+            let presented = s.system == .nixos ? (clanKey ?? s.mntHostKey.flatMap { try? SSHPublicKey(parsing: $0) } ?? s.hostKeys[.nixos]) : s.hostKeys[s.system]
             guard let presented else { return }
             guard let pinned = try pins.fingerprint(for: target) else { throw RemoteShellError.hostKeyUnknown(host: target.description) }
             if pinned != presented.fingerprint { throw RemoteShellError.hostKeyChanged(host: target.description, pinned: pinned, presented: presented.fingerprint) }

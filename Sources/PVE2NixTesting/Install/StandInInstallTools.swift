@@ -1,6 +1,6 @@
 import Foundation
 
-/// Stand-in `nix` and `nixos-anywhere` executables for tests on the stand-in node. They take
+/// Stand-in `nix`, `nixos-anywhere` and `clan` executables for tests on the stand-in node. They take
 /// exactly the arguments the real tools take (an unknown flag aborts as nixos-anywhere does), log
 /// every call, and carry out each phase's effect on the stand-in over ssh (the `ssh` first on
 /// PATH, which under pve2nix is its strict shim): kexec and reboot ask the test's world to boot
@@ -8,14 +8,16 @@ import Foundation
 /// disko really wipes and lays out the by-id disks named in the generated disko.nix; install
 /// writes the system marker that `/run/booted-system` resolves to after the reboot. A file
 /// `hang-<phase>` or `fail-<phase>` in the control directory makes the next run of that phase
-/// hang or fail.
+/// hang or fail. `clan machines install` (path C) takes clan's flags (install-facts §4.1), logs
+/// every call, builds the disko script and the system with the stand-in `nix` and runs the
+/// stand-in `nixos-anywhere` for its one phase, as clan's per-phase loop does.
 public enum StandInInstallTools {
-    /// Writes `nix` and `nixos-anywhere` into `control/bin`.
+    /// Writes `nix`, `nixos-anywhere` and `clan` into `control/bin`.
     public static func write(control: URL) throws {
         let bin = control.appendingPathComponent("bin")
         try FileManager.default.createDirectory(at: control.appendingPathComponent("store"), withIntermediateDirectories: true)
         try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
-        for (name, text) in [("nix", nix), ("nixos-anywhere", nixosAnywhere)] {
+        for (name, text) in [("nix", nix), ("nixos-anywhere", nixosAnywhere), ("clan", clan)] {
             let file = bin.appendingPathComponent(name)
             try Data(text.replacingOccurrences(of: "@CONTROL@", with: control.path).utf8).write(to: file)
             try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: file.path)
@@ -150,5 +152,46 @@ public enum StandInInstallTools {
         step "Waiting for the machine to become unreachable due to reboot";;
     esac
     step "Done!"
+    """#
+
+    static let clan = #"""
+    #!/usr/bin/env bash
+    # pve2nix test stand-in for `clan machines install`: one nixos-anywhere phase per listed phase.
+    set -euo pipefail
+    control='@CONTROL@'
+    printf '%s\n' "$*" >> "$control/clan-calls"
+    usage() { echo "usage: clan machines install [-h] ... machine" >&2; echo "clan: error: $*" >&2; exit 2; }
+    [ "${1:-}" = machines ] && [ "${2:-}" = install ] || usage "the stand-in plays only 'clan machines install'"
+    shift 2
+    machine=; flake=; target=; key=; phases=; yes=0
+    while [ $# -gt 0 ]; do
+      case "$1" in
+        --flake) flake=$2; shift 2;;
+        --target-host) target=$2; shift 2;;
+        -i) key=$2; shift 2;;
+        --phases) phases=$2; shift 2;;
+        --update-hardware-config) case "$2" in nixos-facter|nixos-generate-config|none) ;; *) usage "argument --update-hardware-config: invalid choice: '$2'";; esac; shift 2;;
+        --build-on|--kexec|--host-key-check|--password|-j|--json|-P|--png) shift 2;;
+        --yes) yes=1; shift;;
+        --no-reboot|--no-persist-state|--debug) shift;;
+        -*) usage "unrecognized arguments: $1";;
+        *) [ -z "$machine" ] || usage "unrecognized arguments: $1"; machine=$1; shift;;
+      esac
+    done
+    [ -n "$machine" ] || usage "the following arguments are required: machine"
+    [ -n "$flake" ] && [ -n "$target" ] || usage "--flake and --target-host are needed here"
+    [ "$yes" = 1 ] || { echo "Install $machine to $target? [y/N] EOFError" >&2; exit 1; }
+    # clan's user@host:port; an IPv6 host comes in brackets.
+    hostport=${target#*@}; port=22
+    case "$hostport" in
+      \[*\]:*) port=${hostport##*:}; hostport=${hostport%:*}; hostport=${hostport#[}; hostport=${hostport%]};;
+      *:*:*) ;;
+      *:*) port=${hostport##*:}; hostport=${hostport%:*};;
+    esac
+    attr() { "$control/bin/nix" build --extra-experimental-features 'nix-command flakes' --no-link --print-out-paths "$flake#nixosConfigurations.\"$machine\".config.system.build.$1" | tail -n1; }
+    disko=$(attr diskoScript); toplevel=$(attr toplevel)
+    for phase in ${phases//,/ }; do
+      "$control/bin/nixos-anywhere" --phases "$phase" --store-paths "$disko" "$toplevel" -i "$key" -p "$port" --target-host "root@$hostport"
+    done
     """#
 }
