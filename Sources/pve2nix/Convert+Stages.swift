@@ -86,7 +86,7 @@ extension PVE2Nix.Convert {
         } else {
             stages.append(ConvertStage(name: "install", state: state.installStarted ? "to resume" : "to run",
                                        command: ["install", node] + planArguments + ["--generated", generated] + target + sshArguments + j
-                                           + ["--nixos-anywhere", nixosAnywhere, "--nix", nix] + (yes.map { ["--yes", $0] } ?? [])))
+                                           + ["--nixos-anywhere", nixosAnywhere, "--nix", nix] + (reviewed.plan.install.path == .clan ? ["--clan", clan] : []) + (yes.map { ["--yes", $0] } ?? [])))
         }
         stages.append(ConvertStage(name: "validate", state: "to run", command: ["validate", node] + planArguments + target + sshArguments + j))
         stages.append(ConvertStage(name: "cluster-remove", state: "to run (resumes; what is done is skipped)",

@@ -77,6 +77,9 @@ extension PVE2Nix {
         @Option(name: .long, help: ArgumentHelp("The nix to build with.", valueName: "path"))
         var nix = "nix"
 
+        @Option(name: .long, help: ArgumentHelp("The clan to run (install path C).", valueName: "path"))
+        var clan = "clan"
+
         func validate() throws {
             try NodeArgument.validate(node)
             if let yes, !(yes.count == 8 && yes.allSatisfy(\.isHexDigit)) { throw ValidationError("--yes \(yes): give the plan's 8-hex-digit hash, as 'pve2nix plan' prints it") }
