@@ -22,16 +22,8 @@ struct StandInConvertTests {
     func convertKilledAfterEachJournalStepEndsConvertedWithEachDestructiveStepOnce() async throws {
         let setup = try await StandInNodeTests.Setup()
         defer { setup.remove() }
-        let pki = try LiveClientSimulatorTests.makePKI()
+        let (op, pki, world) = try StandInInstallTests.start(setup)
         defer { try? FileManager.default.removeItem(at: pki.dir) }
-        let op = E2E.Operator(dir: setup.dir.appendingPathComponent("operator"), identity: setup.client.privateKey, ca: pki.ca)
-        try FileManager.default.createDirectory(at: op.home, withIntermediateDirectories: true)
-        var base = setup.options()
-        base.sizes = [.boot: E2E.bootDiskSize]
-        base.memoryMiB = 3072
-        base.actions = [.shell("[ ! -e \(E2E.bootDisk) ] || sgdisk -e \(E2E.bootDisk)")]
-        let world = try StandInInstallWorld(control: setup.dir.appendingPathComponent("control"), base: base)
-        world.serveReboots()
         let peer = try await LocalSSHServer.start()
 
         do {

@@ -51,16 +51,8 @@ struct StandInInstallTests {
     func pathAFromProxmoxToNixOSOnTheStandIn() async throws {
         let setup = try await StandInNodeTests.Setup()
         defer { setup.remove() }
-        let pki = try LiveClientSimulatorTests.makePKI()
+        let (op, pki, world) = try Self.start(setup)
         defer { try? FileManager.default.removeItem(at: pki.dir) }
-        let op = E2E.Operator(dir: setup.dir.appendingPathComponent("operator"), identity: setup.client.privateKey, ca: pki.ca)
-        try FileManager.default.createDirectory(at: op.home, withIntermediateDirectories: true)
-        var base = setup.options()
-        base.sizes = [.boot: E2E.bootDiskSize]
-        base.memoryMiB = 3072
-        base.actions = [.shell("[ ! -e \(E2E.bootDisk) ] || sgdisk -e \(E2E.bootDisk)")]
-        let world = try StandInInstallWorld(control: setup.dir.appendingPathComponent("control"), base: base)
-        world.serveReboots()
 
         do {
             try await E2E.withSimulator(pki) { cluster, server in
@@ -76,6 +68,21 @@ struct StandInInstallTests {
         }
         await world.stop()
         #expect(!FileManager.default.fileExists(atPath: op.home.appendingPathComponent(".ssh").path), "pve2nix made ~/.ssh in the operator's HOME")
+    }
+
+    /// What every stand-in install test starts from: the operator, the simulator's PKI, and the
+    /// install world (the VM's boot disk grown to a plausible size, reboots served).
+    static func start(_ setup: StandInNodeTests.Setup) throws -> (op: E2E.Operator, pki: LiveClientSimulatorTests.TestPKI, world: StandInInstallWorld) {
+        let pki = try LiveClientSimulatorTests.makePKI()
+        let op = E2E.Operator(dir: setup.dir.appendingPathComponent("operator"), identity: setup.client.privateKey, ca: pki.ca)
+        try FileManager.default.createDirectory(at: op.home, withIntermediateDirectories: true)
+        var base = setup.options()
+        base.sizes = [.boot: E2E.bootDiskSize]
+        base.memoryMiB = 3072
+        base.actions = [.shell("[ ! -e \(E2E.bootDisk) ] || sgdisk -e \(E2E.bootDisk)")]
+        let world = try StandInInstallWorld(control: setup.dir.appendingPathComponent("control"), base: base)
+        world.serveReboots()
+        return (op, pki, world)
     }
 
     /// Capture, plan path A on the stand-in's boot disk, drain, generate, rehearse (recorded), check.
