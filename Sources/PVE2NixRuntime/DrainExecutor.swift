@@ -260,6 +260,8 @@ public struct DrainExecutor: Sendable {
         // HA-managed guests move after their task ends; everyone must show up on the target.
         if move.haManaged { progress(.waiting(move.vmid, "waiting for HA to show it on \(target)")) }
         guard let arrived = try await waitForGuest(move.vmid, limit: move.haManaged ? limits.haTimeout : limits.taskTimeout, until: { $0.node == target && $0.lock == nil }) else {
+            // HA moves nothing without quorum: say that, not that the guest is late.
+            if move.haManaged, try await !readCluster().quorate { throw DrainError.quorumLost }
             throw DrainError.notOnTarget(move.vmid, target)
         }
         if let expected = expectedStatus, expected != arrived.status {
