@@ -62,7 +62,7 @@ let package = Package(
             dependencies: ["PVE2NixCore", "PVE2NixAdapters", "PVE2NixTesting", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Benchmarks: whole-operation timings against their targets, printed as ratios.
-        .executableTarget(name: "pve2nix-bench", dependencies: ["PVE2NixCore", "PVE2NixAdapters"]),
+        .executableTarget(name: "pve2nix-bench", dependencies: ["PVE2NixCore", "PVE2NixAdapters", "PVE2NixRuntime", "PVE2NixTesting"]),
         .testTarget(
             name: "PVE2NixCoreTests",
             dependencies: ["PVE2NixCore", "PVE2NixAdapters", "PVE2NixViews", "PVE2NixRuntime", "PVE2NixTesting"],

@@ -8,8 +8,9 @@ public struct DrainLimits: Sendable {
     public var readRetries = 3
     /// Polls after an HA guest arrived during which it must stay where it is (failback shows here).
     public var haSettlePolls = 3
-    /// Moves in flight at once (each waits for its own tasks).
-    public var concurrency = 1
+    /// At most this many moves in flight at once (each waits for its own tasks). nil: as the plan's
+    /// schedule groups them, or one at a time for a plan without a schedule.
+    public var concurrency: Int? = nil
 
     public init() {}
 
@@ -117,24 +118,36 @@ public struct DrainExecutor: Sendable {
         // Each child returns a named struct, never a tuple: an optimised build once read the
         // (VMID, Result) tuple out of `group.next()` as garbage (raw string bits in `moved`).
         try await withThrowingTaskGroup(of: MoveCompletion.self) { group in
-            var queue = drain.moves[...]
-            var running = 0
-            func startNext() {
-                guard firstError == nil, let move = queue.popFirst() else { return }
-                running += 1
-                let records = restarted[move.vmid].map { [$0] } ?? history.filter { $0.vmid == move.vmid }
-                group.addTask {
-                    do {
-                        return MoveCompletion(vmid: move.vmid, result: .success(try await self.drive(move, records: records, backupStorage: drain.backupStorage)))
-                    } catch {
-                        return MoveCompletion(vmid: move.vmid, result: .failure(error))
+            // The schedule decides which moves run together and when each may start; without one
+            // (a plan saved before it was planned), plan order, one at a time or --concurrency.
+            let dispatch = drain.schedule.map { DrainDispatch(schedule: $0, cap: limits.concurrency) }
+            var queue = (dispatch?.order(drain.moves) ?? drain.moves)[...]
+            var inFlight: Set<VMID> = [], ended: Set<VMID> = []
+            func mayStart(_ move: DrainMove) -> Bool {
+                // Nothing in flight: start the next one whatever the schedule says, never stall.
+                guard !inFlight.isEmpty else { return true }
+                if let dispatch { return dispatch.mayStart(move.vmid, ended: ended, inFlight: inFlight) }
+                return inFlight.count < max(1, limits.concurrency ?? 1)
+            }
+            func startReady() {
+                while firstError == nil, let move = queue.first, mayStart(move) {
+                    queue.removeFirst()
+                    inFlight.insert(move.vmid)
+                    let records = restarted[move.vmid].map { [$0] } ?? history.filter { $0.vmid == move.vmid }
+                    group.addTask {
+                        do {
+                            return MoveCompletion(vmid: move.vmid, result: .success(try await self.drive(move, records: records, backupStorage: drain.backupStorage)))
+                        } catch {
+                            return MoveCompletion(vmid: move.vmid, result: .failure(error))
+                        }
                     }
                 }
             }
-            for _ in 0..<max(1, limits.concurrency) { startNext() }
-            while running > 0, let completion = try await group.next() {
-                running -= 1
+            startReady()
+            while !inFlight.isEmpty, let completion = try await group.next() {
                 let vmid = completion.vmid, result = completion.result
+                inFlight.remove(vmid)
+                ended.insert(vmid)
                 switch result {
                 case .success(.moved(let failures, let copy)):
                     outcome.moved.append(vmid)
@@ -149,7 +162,7 @@ public struct DrainExecutor: Sendable {
                     // No new move starts; the ones in flight finish their step.
                     if firstError == nil { firstError = error }
                 }
-                startNext()
+                startReady()
             }
         }
         if let firstError { throw firstError }
@@ -247,6 +260,8 @@ public struct DrainExecutor: Sendable {
         // HA-managed guests move after their task ends; everyone must show up on the target.
         if move.haManaged { progress(.waiting(move.vmid, "waiting for HA to show it on \(target)")) }
         guard let arrived = try await waitForGuest(move.vmid, limit: move.haManaged ? limits.haTimeout : limits.taskTimeout, until: { $0.node == target && $0.lock == nil }) else {
+            // HA moves nothing without quorum: say that, not that the guest is late.
+            if move.haManaged, try await !readCluster().quorate { throw DrainError.quorumLost }
             throw DrainError.notOnTarget(move.vmid, target)
         }
         if let expected = expectedStatus, expected != arrived.status {

@@ -35,6 +35,7 @@ extension FakeProxmoxCluster {
         let busy = tasks.values.contains { $0.isRunning && !$0.queued && $0.type == "vzdump" && $0.node == node }
         let upid = startTask("vzdump", node: node, vmid: vmid, effect: .backup(storage: storage, wasRunning: guest.status == "running" && mode == "stop", notes: notes),
                              seconds: 5 + Double(diskBytes(vmid, localOnly: false)) / 200e6, queued: true)
+        transfer(upid, bytes: Double(diskBytes(vmid, localOnly: false)), links: ["out:\(node)"], fixed: 0)
         if !busy { beginBackup(upid.stringValue ?? "") } else {
             tasks[upid.stringValue ?? ""]?.log.append("INFO: trying to get global lock - waiting...")
         }
@@ -136,8 +137,10 @@ extension FakeProxmoxCluster {
         let name = config.current[kind == .qemu ? "name" : "hostname"] ?? "\(kind == .qemu ? "VM" : "CT")\(vmid)"
         guests[vmid] = Guest(kind: kind, name: name, node: node, status: "stopped", lock: "create", haManaged: false, template: config.current["template"] == "1")
         configs[vmid] = archive.config
-        return startTask(kind == .qemu ? "qmrestore" : "vzrestore", node: node, vmid: vmid, effect: .restore(start: Self.flag(request.parameters["start"])),
-                         seconds: 5 + Double(archive.size) / 200e6)
+        let upid = startTask(kind == .qemu ? "qmrestore" : "vzrestore", node: node, vmid: vmid, effect: .restore(start: Self.flag(request.parameters["start"])),
+                             seconds: 5 + Double(archive.size) / 200e6)
+        transfer(upid, bytes: Double(archive.size), links: ["in:\(node)"], fixed: 0)
+        return upid
     }
 
     /// vzdump's file-name time stamp: YYYY_MM_DD-HH_MM_SS (UTC here).

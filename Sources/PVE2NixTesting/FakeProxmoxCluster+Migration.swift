@@ -175,10 +175,15 @@ extension FakeProxmoxCluster {
         if problems.isEmpty { guests[vmid]?.lock = "migrate" }
         let copied = Double(diskBytes(vmid, localOnly: true)) + (live ? Double(memoryBytes(vmid)) : 0)
         let restart = guests[vmid]?.kind == .lxc && guests[vmid]?.status == "running"
-        return startTask(type, node: node, vmid: vmid, effect: problems.isEmpty ? .migrate(to: target, status: nil) : .none,
-                         seconds: problems.isEmpty ? 2 + copied / 110e6 + (restart ? 8 : 0) : 1, polls: problems.isEmpty ? nil : 1,
-                         neverEnds: problems.isEmpty && neverEndingMigrations.contains(vmid), log: log,
-                         failure: problems.isEmpty ? nil : "migration aborted", user: user)
+        let upid = startTask(type, node: node, vmid: vmid, effect: problems.isEmpty ? .migrate(to: target, status: nil) : .none,
+                             seconds: problems.isEmpty ? 2 + copied / 110e6 + (restart ? 8 : 0) : 1, polls: problems.isEmpty ? nil : 1,
+                             neverEnds: problems.isEmpty && neverEndingMigrations.contains(vmid), log: log,
+                             failure: problems.isEmpty ? nil : "migration aborted", user: user)
+        if problems.isEmpty, let timing = linkTiming {
+            transfer(upid, bytes: copied, links: ["out:\(node)", "in:\(target)"],
+                     fixed: live ? timing.liveFixedSeconds : timing.moveFixedSeconds + (restart ? timing.restartFixedSeconds : 0))
+        }
+        return upid
     }
 
     /// `GET …/qemu/{vmid}/migrate`: what the web UI asks before offering a migration.

@@ -31,8 +31,11 @@ extension FakeProxmoxCluster {
         var exitStatus: String
         var neverEnds: Bool
         var pollsLeft: Int
-        /// Work in seconds, before the time scale.
+        /// Work in seconds, before the time scale (with link timing: after its bytes are sent).
         var seconds: Double
+        /// With link timing: bytes still to send, and the links they cross ("out:node", "in:node").
+        var bytesLeft: Double = 0
+        var links: [String] = []
         var startedAt: ContinuousClock.Instant
         /// Waiting for a lock (vzdump's per-node lock) before its work starts.
         var queued = false
@@ -47,6 +50,8 @@ extension FakeProxmoxCluster {
     @discardableResult
     func startTask(_ type: String, node: NodeName, vmid: VMID, effect: Effect, seconds: Double = 2, polls: Int? = nil, neverEnds: Bool = false,
                    log: [String] = [], failure: String? = nil, user: String? = nil, queued: Bool = false) -> JSONValue {
+        // Streams already under way get their share up to now, before this one joins them.
+        advanceTransfers()
         taskCounter += 1
         let who = user ?? ProxmoxCaller.current.userid
         let upid = "UPID:\(node):\(String(taskCounter, radix: 16, uppercase: true).leftPadded(8)):00ABCDEF:\(String(now, radix: 16, uppercase: true).leftPadded(8)):\(type):\(vmid):\(who):"
@@ -65,10 +70,12 @@ extension FakeProxmoxCluster {
             let task = tasks[upid]!
             if !tasks.values.contains(where: { $0.isRunning && !$0.queued && $0.type == "vzdump" && $0.node == task.node }) { beginBackup(upid) }
         }
+        advanceTransfers()
         let instant = clock.now
         for upid in taskOrder {
             guard var task = tasks[upid], task.isRunning, !task.queued, !task.neverEnds else { continue }
             if let scale = timeScale {
+                guard task.bytesLeft <= 0 else { continue }
                 guard instant - task.startedAt >= .seconds(task.seconds * scale) else { continue }
             } else {
                 task.pollsLeft -= 1

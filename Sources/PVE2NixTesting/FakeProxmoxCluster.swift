@@ -67,6 +67,10 @@ public actor FakeProxmoxCluster: ProxmoxAPI {
     public var answerDelay: Duration = .seconds(0)
     /// Wall-clock pace: a task lasts its work's seconds times this (nil: `taskPolls` requests).
     public internal(set) var timeScale: Double?
+    /// With a time scale: migrations, backups and restores last their bytes over shared links.
+    public internal(set) var linkTiming: LinkTiming?
+    /// When transfers last got their share of the links.
+    var transfersAdvancedAt: ContinuousClock.Instant?
 
     let seed: Site
     /// The bundle's own texts the simulator serves as captured: guest configs and node status.

@@ -55,6 +55,7 @@ if which == "placement" || which == "all" {
 
 if which == "schedule" || which == "all" {
     runScheduleBenchmark(sites: arguments.contains("--quick") ? 50 : 300)
+    try await runScheduleRunBenchmark(sites: arguments.contains("--quick") ? 2 : 12, wallSeconds: Double(option("--wall", "4")) ?? 4)
 }
 
 if which == "rehearsal" || which == "all" {

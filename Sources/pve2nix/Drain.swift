@@ -45,7 +45,7 @@ extension PVE2Nix {
         static let configuration = CommandConfiguration(
             abstract: "Move every guest off the node through the Proxmox VE API, journaled and resumable.",
             discussion: """
-            Carries out the plan's drain, one guest at a time (or --concurrency N): right before each action it checks quorum, the target and where the guest really is; it waits on each task by its UPID with a bound, and for HA-managed guests until HA shows them on the target; then it runs the guest's health probes from site.toml. Guests that cannot migrate (local disks with snapshots) are shut down, backed up to the shared backup storage, restored on the target under a free VMID, checked, and only then removed from the node. Every step is written to a SQLite journal before and after it acts; run the same command again after any crash or error and it resumes, never asking twice for a migration, restore or removal. Only one drain of a node runs at a time. At the end the node is read again: anything still on it is listed, and the exit status is 1.
+            Carries out the plan's drain as its schedule says (`plan` shows it): moves start in the schedule's order, each once the moves it was planned to follow have ended, HA-managed moves alone; --concurrency N caps the moves in flight below what the schedule groups (a plan saved without a schedule runs in plan order, one at a time or N). Right before each action it checks quorum, the target and where the guest really is; it waits on each task by its UPID with a bound, and for HA-managed guests until HA shows them on the target; then it runs the guest's health probes from site.toml. Guests that cannot migrate (local disks with snapshots) are shut down, backed up to the shared backup storage, restored on the target under a free VMID, checked, and only then removed from the node. Every step is written to a SQLite journal before and after it acts; run the same command again after any crash or error and it resumes, never asking twice for a migration, restore or removal. Only one drain of a node runs at a time. At the end the node is read again: anything still on it is listed, and the exit status is 1.
 
             Credentials come from the environment, never the command line:
               PVE2NIX_TOKEN_ID=user@realm!name and PVE2NIX_TOKEN_SECRET (or PVE2NIX_TOKEN_SECRET_FILE), or
@@ -84,8 +84,8 @@ extension PVE2Nix {
         @Option(name: .long, help: "Give up on one API request after this many seconds without an answer (reads are retried).")
         var requestTimeout: Double = 30
 
-        @Option(name: .long, help: "Moves in flight at once (each migration shares the network with the others).")
-        var concurrency: Int = 1
+        @Option(name: .long, help: "At most this many moves in flight at once (default: as the plan's schedule groups them; one at a time for a plan without a schedule).")
+        var concurrency: Int?
 
         @Flag(name: .long, help: "Skip the health probes from site.toml after each move.")
         var noHealthChecks = false
@@ -98,7 +98,7 @@ extension PVE2Nix {
                 throw ValidationError("--poll-interval must be at least 0.001 seconds and below --task-timeout and --ha-timeout")
             }
             guard requestTimeout > 0 else { throw ValidationError("--request-timeout must be positive") }
-            guard (1...16).contains(concurrency) else { throw ValidationError("--concurrency must be between 1 and 16") }
+            if let concurrency, !(1...16).contains(concurrency) { throw ValidationError("--concurrency must be between 1 and 16") }
             guard pollInterval.isFinite, taskTimeout.isFinite, haTimeout.isFinite, requestTimeout.isFinite,
                   taskTimeout <= 7 * 86_400, haTimeout <= 7 * 86_400, requestTimeout <= 86_400 else {
                 throw ValidationError("timeouts must be finite and at most a week (--request-timeout at most a day)")

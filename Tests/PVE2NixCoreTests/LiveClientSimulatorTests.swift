@@ -108,7 +108,9 @@ import Testing
             } catch let e as ProxmoxAPIError {
                 #expect(e.timedOut)
             }
-            let first = try #require(plan.drain.moves.first { $0.method.movesGuest })
+            // The schedule's first move (the drain follows the schedule, not plan order).
+            let schedule = try #require(plan.drain.schedule)
+            let first = try #require(DrainDispatch(schedule: schedule).order(plan.drain.moves).first { $0.method.movesGuest })
             #expect(try await journal.latest()[first.vmid]?.phase == .planned)
             try await Task.sleep(for: .milliseconds(1200))
             _ = try await executor.run(plan.drain)
