@@ -27,10 +27,14 @@ enum LabGuestScript {
     hostname lab
     . /lab/scenario/scenario.sh
 
-    # No udev in the "before" phase: Proxmox's bridges keep the kernel's MAC choice (its .link file
-    # says MACAddressPolicy=none), and udevd would only spend the guest's CPU on every probe's veth.
-    # The modules it would load are loaded here; it starts for networkd, which needs it.
+    # ifupdown2's udev hotplug rule would run its own ifup concurrently with ours.
+    rm -f /lib/udev/rules.d/*ifupdown* /usr/lib/udev/rules.d/*ifupdown*
+    # udevd runs from the start, as on the node: the MACs ifupdown2's devices end up with depend on
+    # it (without it vmbr0.10 kept a random MAC). Only the NICs are replayed to it: the modules the
+    # rest of the coldplug would load are loaded here, and the full replay cost ~10 s under load.
     modprobe -a virtio_net 8021q bridge bonding veth 2>/dev/null
+    /lib/systemd/systemd-udevd --daemon >/dev/null 2>&1
+    udevadm trigger --action=add --subsystem-match=net >/dev/null 2>&1; udevadm settle --timeout=20
     ip link set lo up
     mark modules
 
@@ -214,10 +218,7 @@ enum LabGuestScript {
     # ---- after: the generated units with the real systemd-networkd ----
     PHASE=after
     mkdir -p /etc/systemd/network; cp /lab/scenario/networkd/* /etc/systemd/network/ 2>/dev/null
-    # ifupdown2's udev hotplug rule would run its own ifup concurrently with networkd.
-    rm -f /lib/udev/rules.d/*ifupdown* /usr/lib/udev/rules.d/*ifupdown*
-    /lib/systemd/systemd-udevd --daemon >/dev/null 2>&1
-    udevadm trigger --action=add --subsystem-match=net >/dev/null 2>&1; udevadm settle --timeout=10
+    udevadm control --reload >/dev/null 2>&1; udevadm trigger --action=add --subsystem-match=net >/dev/null 2>&1; udevadm settle --timeout=10
     mark after-udev
     mkdir -p /run/systemd/netif/links /run/systemd/netif/leases /run/systemd/netif/lldp
     chown -R systemd-network:systemd-network /run/systemd/netif 2>/dev/null
