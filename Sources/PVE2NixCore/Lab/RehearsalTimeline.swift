@@ -26,7 +26,7 @@ public struct RehearsalTimeline: Sendable, Hashable, Codable {
     static let spans: [(name: String, from: String?, to: String)] = [
         ("kernel", nil, "kernel-done"),
         ("initramfs, root mount, switch_root", "kernel-done", "init"),
-        ("modules, NICs by MAC", "init", "nics"),
+        ("udevd, modules, NICs by MAC", "init", "nics"),
         ("switch and probes", "nics", "probes"),
         ("before: ifupdown2 (ifup -a)", "before-start", "before-ifup"),
         ("before: address, guest ports", "before-ifup", "before-ready"),
