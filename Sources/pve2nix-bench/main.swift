@@ -3,7 +3,7 @@ import PVE2NixAdapters
 import PVE2NixCore
 
 // Benchmarks for pve2nix's speed targets. Prints each measurement and its ratio to the target
-// (below 1.0 meets it). Usage: pve2nix-bench [rehearsal|plan|scale|parsers|placement|schedule] [--runs N] [--site DIR] [--node NODE] [--quick]
+// (below 1.0 meets it). Usage: pve2nix-bench [rehearsal|plan|scale|parsers|placement|schedule] [--runs N] [--site DIR] [--node NODE] [--quick] [--negative]
 let arguments = Array(CommandLine.arguments.dropFirst())
 func option(_ name: String, _ fallback: String) -> String {
     guard let i = arguments.firstIndex(of: name), i + 1 < arguments.count else { return fallback }
@@ -59,22 +59,5 @@ if which == "schedule" || which == "all" {
 }
 
 if which == "rehearsal" || which == "all" {
-    let image = LabImage.cached()
-    guard image.isBuilt else {
-        print("rehearsal: no lab image; run 'pve2nix lab build' first")
-        exit(1)
-    }
-    let plan = Planner(site: site).plan(node: node)
-    var options = GenerateOptions()
-    options.acceptDropping = true
-    let host = HostGenerator(site: site, plan: plan, options: options).generate()
-    let (scenario, _) = RehearsalScenarioBuilder(site: site, plan: plan, generated: host, strategy: .vlanAwareBridge, reverseNICOrder: false).build()
-    var times: [Double] = []
-    for _ in 0..<runs {
-        let start = Date()
-        let (result, _) = try QEMURehearsal(image: image).run(scenario!, variant: "bench") { _ in }
-        times.append(Date().timeIntervalSince(start))
-        if !result.passed { print("rehearsal: checks failed: \(result.failed.map(\.id))") }
-    }
-    report("rehearsal \(node) (wall, VM boot to power-off)", times, target: 30)
+    try runRehearsalBenchmark(site: site, node: node, runs: runs, negative: arguments.contains("--negative"))
 }

@@ -14,24 +14,30 @@ public struct RehearsalReport: Sendable, Hashable, Codable {
     public var results: [Result]
     public var notes: [String]
     public var completed: Bool
+    /// Where the run's time went; nil in reports recorded before the guest marked its steps.
+    public var timeline: RehearsalTimeline?
 
     /// Failures of the generated network (after and compare); a failure the Proxmox network shows
     /// too is reported but not blamed on the conversion.
     public var failed: [Result] { results.filter { $0.phase != .before && ($0.status == .fail || $0.status == .missing) } }
     public var passed: Bool { completed && failed.isEmpty }
 
-    /// Reads the guest's result lines (`CHECK|phase|id|PASS|detail`, `MAC|phase|ip|mac`, `NOTE|…`).
+    /// Reads the guest's result lines (`CHECK|phase|id|PASS|detail`, `MAC|phase|ip|mac`, `NOTE|…`,
+    /// `TIME|step|seconds`).
     public static func read(_ text: String, scenario: RehearsalScenario, variant: String) -> RehearsalReport {
         var seen: [String: (status: String, detail: String)] = [:]
         var macs: [String: String] = [:]
         var notes: [String] = []
         var completed = false
+        var marks: [RehearsalTimeline.Mark] = []
         for raw in text.split(separator: "\n") {
             let parts = raw.split(separator: "|", maxSplits: 4, omittingEmptySubsequences: false).map(String.init)
             switch parts.first {
             case "CHECK" where parts.count == 5: seen["\(parts[1])/\(parts[2])"] = (parts[3], parts[4])
             case "MAC" where parts.count >= 4: macs["\(parts[1])/\(parts[2])"] = parts[3]
             case "NOTE": notes.append(parts.dropFirst().joined(separator: " "))
+            case "TIME" where parts.count >= 3:
+                if let seconds = Double(parts[2]) { marks.append(.init(step: parts[1], seconds: seconds)) }
             case "END": completed = true
             default: break
             }
@@ -61,7 +67,8 @@ public struct RehearsalReport: Sendable, Hashable, Codable {
                 results[i].detail += " (the Proxmox network fails this check in the lab too: not caused by the conversion)"
             }
         }
-        return RehearsalReport(node: scenario.node, variant: variant, results: results, notes: notes, completed: completed)
+        return RehearsalReport(node: scenario.node, variant: variant, results: results, notes: notes, completed: completed,
+                               timeline: marks.isEmpty ? nil : RehearsalTimeline(marks: marks))
     }
 
     public func rendered() -> String {
