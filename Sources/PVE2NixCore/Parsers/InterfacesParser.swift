@@ -95,7 +95,10 @@ public struct InterfacesParser: Sendable {
         var stanzas: [InterfaceStanza] = []
         var autoNames: Set<String> = []
         var autoAll = false
-        var classes: [String: [String]] = [:]
+        /// Interface name → the `allow-CLASS` lines that name it (kept by name: a scan per stanza was quadratic).
+        var classes: [String: Set<String>] = [:]
+        /// Interface name → the index of its first stanza in `stanzas`.
+        var firstStanza: [String: Int] = [:]
         var filesRead: [String] = []
         var diagnostics: [Diagnostic] = []
         /// The files being read, outermost first, to catch a file that sources itself.
@@ -136,7 +139,7 @@ public struct InterfacesParser: Sendable {
                 for name in names {
                     if name == "all" { state.autoAll = true; break }
                     state.autoNames.insert(name)
-                    if state.stanzas.contains(where: { $0.name == name }) {
+                    if state.firstStanza[name] != nil {
                         state.diagnostics.append(.warning(file, lineNumber,
                             "'auto \(name)' comes after the iface \(name) stanza: ifupdown2 decides 'auto' when it reads the stanza, so \(name) is not brought up at boot. Move the auto line above the stanza."))
                     }
@@ -160,7 +163,7 @@ public struct InterfacesParser: Sendable {
                     continue
                 }
                 let cls = String(keyword.split(separator: "-", maxSplits: 1).dropFirst().first ?? "")
-                state.classes[cls, default: []].append(contentsOf: names)
+                for name in names { state.classes[name, default: []].insert(cls) }
             }
         }
     }
@@ -246,7 +249,7 @@ public struct InterfacesParser: Sendable {
                 method = "static"
             }
         }
-        let classes = state.classes.filter { $0.value.contains(name) }.map(\.key).sorted()
+        let classes = (state.classes[name] ?? []).sorted()
         let stanza = InterfaceStanza(name: name, family: family, method: method,
                                      auto: state.autoAll || state.autoNames.contains(name),
                                      allowClasses: classes, options: options, file: file, line: lineNumber)
@@ -255,12 +258,13 @@ public struct InterfacesParser: Sendable {
 
     private func save(_ stanza: InterfaceStanza, into state: inout ParseState) {
         // ifupdown2 drops an exact repeat of the first stanza with the same name.
-        if let first = state.stanzas.first(where: { $0.name == stanza.name }),
+        if let i = state.firstStanza[stanza.name], case let first = state.stanzas[i],
            first.family == stanza.family, first.method == stanza.method, first.auto == stanza.auto,
            first.allowClasses == stanza.allowClasses, first.aligned == stanza.aligned {
             state.diagnostics.append(.warning(stanza.file, stanza.line, "iface \(stanza.name) repeats an earlier identical stanza; ifupdown2 ignores it"))
             return
         }
+        if state.firstStanza[stanza.name] == nil { state.firstStanza[stanza.name] = state.stanzas.count }
         state.stanzas.append(stanza)
     }
 }
